@@ -81,9 +81,10 @@ class DomainIndex {
     Builder(const Builder&) = delete;
     Builder& operator=(const Builder&) = delete;
 
-    // False when the table has no room left for this entry.
+    // False when the table has no room left for this entry (or `cls` > kTombstone).
     bool Add(std::uint64_t hash, ClassId cls);
     std::size_t size() const;
+    // Once only: the builder is spent afterwards (Add fails, Finish gives nullptr).
     std::unique_ptr<DomainIndex> Finish();
 
    private:
