@@ -87,7 +87,9 @@ int main(int argc, char** argv) {
     std::printf("cold start      %.3f s (saved index)\n", Seconds(start));
   }
   {
-    std::filesystem::remove(db + "/domains.idx");
+    for (const auto& f : std::filesystem::directory_iterator(db)) {
+      if (f.path().extension() == ".idx") std::filesystem::remove(f.path());
+    }
     auto start = Clock::now();
     auto engine = OpenEngine(db);
     std::printf("cold start      %.3f s (no saved index: rebuilt from the store)\n", Seconds(start));

@@ -22,6 +22,9 @@
 #include <vector>
 
 #include "match/domain_index.h"
+#include "match/domain_shards.h"
+#include "match/snapshot_parts.h"
+#include "saring/snapshot.h"
 #include "synthetic.h"
 
 namespace saring::bench {
@@ -230,6 +233,64 @@ void BM_LoadIndex(benchmark::State& state, const Data* d) {
   }
 }
 
+// The full per-query path workers run: Snapshot::CheckName(s) over the sharded
+// base index, optionally with the bundled host patterns scanned as well.
+std::unique_ptr<Snapshot> BuildSnapshot(const std::vector<std::string_view>& list,
+                                        bool with_patterns) {
+  auto parts = std::make_shared<Snapshot::Parts>();
+  parts->classes = std::make_shared<const std::vector<RuleClass>>(std::vector<RuleClass>{
+      {"trustpositif", "gambling", Action::kBlock}, {"saring-patterns", "gambling", Action::kBlock}});
+  std::size_t counts[match::kDomainShards] = {};
+  for (std::string_view name : list) ++counts[match::ShardOf(match::HashDomain(name))];
+  for (int k = 0; k < match::kDomainShards; ++k) {
+    DomainIndex::Builder builder(counts[k]);
+    for (std::string_view name : list) {
+      std::uint64_t h = match::HashDomain(name);
+      if (match::ShardOf(h) == k && !builder.Add(match::InShardHash(h), 0)) Die("shard full");
+    }
+    parts->base.shard[k] = builder.Finish();
+  }
+  if (with_patterns) {
+    std::ifstream in(std::string(SARING_SOURCE_DIR) + "/rules/patterns.txt");
+    auto rules = std::make_shared<std::vector<CompiledRegexRule>>();
+    std::vector<match::PatternSet::Pattern> patterns;
+    for (std::string line; std::getline(in, line);) {
+      if (line.empty() || line[0] == '#') continue;
+      patterns.push_back({line, static_cast<std::uint32_t>(rules->size())});
+      rules->push_back({line, 1});
+    }
+    std::unique_ptr<match::PatternSet> set;
+    Status st = match::PatternSet::Compile(patterns, &set);
+    if (!st.ok()) Die(st.ToString());
+    parts->host_patterns = std::move(set);
+    parts->host_rules = std::move(rules);
+  }
+  return std::make_unique<Snapshot>(std::move(parts));
+}
+
+void BM_SnapshotSingle(benchmark::State& state, const Data* d, const Snapshot* snapshot) {
+  std::size_t hits = 0;
+  for (auto _ : state) {
+    for (std::string_view q : d->queries) hits += snapshot->CheckName(q).blocked();
+  }
+  benchmark::DoNotOptimize(hits);
+  SetLookupCounters(state, *d, static_cast<double>(snapshot->stats().index_bytes) / d->list.size());
+}
+
+void BM_SnapshotBatch16(benchmark::State& state, const Data* d, const Snapshot* snapshot) {
+  std::size_t hits = 0;
+  Verdict out[kBatch];
+  for (auto _ : state) {
+    for (std::size_t begin = 0; begin < d->queries.size(); begin += kBatch) {
+      std::size_t n = std::min(kBatch, d->queries.size() - begin);
+      snapshot->CheckNames({&d->queries[begin], n}, {out, n});
+      for (std::size_t k = 0; k < n; ++k) hits += out[k].blocked();
+    }
+  }
+  benchmark::DoNotOptimize(hits);
+  SetLookupCounters(state, *d, static_cast<double>(snapshot->stats().index_bytes) / d->list.size());
+}
+
 }  // namespace
 }  // namespace saring::bench
 
@@ -251,6 +312,19 @@ int main(int argc, char** argv) {
                                d->loaded.get());
   benchmark::RegisterBenchmark("lookup/index_batch16_loaded", BM_LookupIndexBatch16, d,
                                d->loaded.get());
+  std::unique_ptr<saring::Snapshot> snapshot = BuildSnapshot(data.list, false);
+  std::unique_ptr<saring::Snapshot> with_patterns = BuildSnapshot(data.list, true);
+  for (std::string_view q : data.queries) {
+    if (snapshot->CheckName(q).blocked() != BaselineMatch(data.baseline, q)) {
+      Die("snapshot disagrees with the baseline on " + std::string(q));
+    }
+  }
+  benchmark::RegisterBenchmark("lookup/snapshot_single", BM_SnapshotSingle, d, snapshot.get());
+  benchmark::RegisterBenchmark("lookup/snapshot_batch16", BM_SnapshotBatch16, d, snapshot.get());
+  benchmark::RegisterBenchmark("lookup/snapshot_patterns_single", BM_SnapshotSingle, d,
+                               with_patterns.get());
+  benchmark::RegisterBenchmark("lookup/snapshot_patterns_batch16", BM_SnapshotBatch16, d,
+                               with_patterns.get());
   benchmark::RegisterBenchmark("build_index", BM_BuildIndex, d)
       ->Unit(benchmark::kMillisecond)
       ->UseRealTime();

@@ -18,7 +18,8 @@ namespace {
 
 using match::DomainIndex;
 
-constexpr const char* kIndexFileName = "domains.idx";
+// The saved base index: one file per shard, each tagged with the store serial.
+std::string ShardFileName(int k) { return "domains-" + std::to_string(k) + ".idx"; }
 
 std::int64_t Now() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
@@ -89,7 +90,7 @@ struct Engine::Rep {
 
   // Serializes changes, and guards the pieces the next snapshot is made of.
   std::mutex mu;
-  std::shared_ptr<const DomainIndex> base;
+  match::DomainShards base;
   std::uint64_t base_serial = 0;
   std::map<std::string, DeltaEntry> delta;
   std::shared_ptr<const DomainIndex> delta_index;
@@ -117,7 +118,7 @@ struct Engine::Rep {
     }
   }
 
-  std::string IndexPath() const { return store->dir() + "/" + kIndexFileName; }
+  std::string ShardPath(int k) const { return store->dir() + "/" + ShardFileName(k); }
 
   void PublishLocked() {
     auto parts = std::make_shared<Snapshot::Parts>();
@@ -217,23 +218,31 @@ struct Engine::Rep {
     return Status::OK();
   }
 
-  // Builds the domain index from the store, swaps it in and drops the delta
-  // entries it already holds. Changes keep flowing meanwhile.
+  // Builds the domain index from one consistent view of the store and swaps
+  // it in shard by shard, so memory grows by one shard, not a whole index.
+  // Changes keep flowing meanwhile: the delta holds every change until the
+  // last shard is in, then drops what the new index already has.
   Status RebuildIndex() {
     std::lock_guard rebuild_lock(rebuild_mu);
-    std::unique_ptr<DomainIndex> index;
-    std::uint64_t serial = 0;
-    SARING_RETURN_IF_ERROR(engine::BuildDomainIndex(*store, Now(), &index, &serial));
-    std::shared_ptr<const DomainIndex> shared(std::move(index));
-    {
-      std::lock_guard lock(mu);
-      base = shared;
-      base_serial = serial;
-      std::erase_if(delta, [serial](const auto& kv) { return kv.second.serial <= serial; });
-      RebuildDeltaIndexLocked();
-      PublishLocked();
+    engine::DomainSpill spill;
+    SARING_RETURN_IF_ERROR(spill.Write(*store, Now(), store->dir() + "/rebuild.spill"));
+    std::vector<RuleClass> classes = store->Classes();
+    for (int k = 0; k < match::kDomainShards; ++k) {
+      std::unique_ptr<DomainIndex> built;
+      SARING_RETURN_IF_ERROR(spill.BuildShard(k, classes, &built));
+      std::shared_ptr<const DomainIndex> shard(std::move(built));
+      {
+        std::lock_guard lock(mu);
+        base.shard[k] = shard;
+        if (k == match::kDomainShards - 1) {
+          base_serial = spill.serial();
+          std::erase_if(delta, [&](const auto& kv) { return kv.second.serial <= base_serial; });
+          RebuildDeltaIndexLocked();
+        }
+        PublishLocked();
+      }
+      if (options.cache_index_file) shard->Save(ShardPath(k), spill.serial()).ok();  // best effort
     }
-    if (options.cache_index_file) shared->Save(IndexPath(), serial).ok();  // a cache: best effort
     return Status::OK();
   }
 
@@ -271,16 +280,19 @@ struct Engine::Rep {
   }
 
   Status LoadInitialIndex() {
-    std::unique_ptr<DomainIndex> index;
-    std::uint64_t tag = 0;
-    if (options.cache_index_file && DomainIndex::Load(IndexPath(), &index, &tag).ok() &&
-        tag == store->serial()) {
-      std::lock_guard lock(mu);
-      base = std::move(index);
-      base_serial = tag;
-      return Status::OK();
+    match::DomainShards loaded;
+    bool usable = options.cache_index_file;
+    for (int k = 0; usable && k < match::kDomainShards; ++k) {
+      std::unique_ptr<DomainIndex> shard;
+      std::uint64_t tag = 0;
+      usable = DomainIndex::Load(ShardPath(k), &shard, &tag).ok() && tag == store->serial();
+      loaded.shard[k] = std::move(shard);
     }
-    return RebuildIndex();
+    if (!usable) return RebuildIndex();
+    std::lock_guard lock(mu);
+    base = std::move(loaded);
+    base_serial = store->serial();
+    return Status::OK();
   }
 };
 
@@ -293,7 +305,7 @@ Status Engine::Open(const EngineOptions& options, std::unique_ptr<Engine>* out) 
   StoreOptions store_options;
   store_options.create_if_missing = options.create_if_missing;
   SARING_RETURN_IF_ERROR(Store::Open(options.db_dir, store_options, &rep->store));
-  rep->base = DomainIndex::Builder(0).Finish();
+  for (auto& shard : rep->base.shard) shard = DomainIndex::Builder(0).Finish();
   std::unique_ptr<Engine> engine(new Engine(std::move(rep)));
   Rep& r = *engine->rep_;
   {

@@ -1,6 +1,8 @@
 #include "engine/index_builder.h"
 
-#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 
 namespace saring::engine {
 
@@ -9,36 +11,72 @@ bool PreferClass(const std::vector<RuleClass>& classes, ClassId incoming, ClassI
   return allow(incoming) && !allow(existing);
 }
 
-Status BuildDomainIndex(const Store& store, std::int64_t now,
-                        std::unique_ptr<match::DomainIndex>* out, std::uint64_t* serial) {
-  std::vector<SourceInfo> sources;
-  SARING_RETURN_IF_ERROR(store.ListSources(&sources));
-  std::size_t expected = 0;
-  for (const SourceInfo& s : sources) expected += s.domains;
-  std::vector<RuleClass> classes = store.Classes();
+namespace {
 
-  // Source counts can lag a crash-free but concurrent change by a little; a
-  // table that fills up is simply built again, larger.
-  for (int attempt = 0;; ++attempt) {
-    match::DomainIndex::Builder builder(
-        expected + expected / 8 + 64, 0.7,
-        [&classes](ClassId in, ClassId ex) { return PreferClass(classes, in, ex); });
-    bool full = false;
-    Status st = store.ScanRules(
-        RuleKind::kDomain,
-        [&](const StoredRuleView& r) {
-          if (full || (r.expires_at != 0 && r.expires_at <= now)) return;
-          if (!builder.Add(match::HashDomain(r.value), r.class_id)) full = true;
-        },
-        serial);
-    SARING_RETURN_IF_ERROR(st);
-    if (!full) {
-      *out = builder.Finish();
-      return Status::OK();
+// One spilled record: the name's 64-bit hash and its class, packed.
+constexpr std::size_t kRecordBytes = sizeof(std::uint64_t) + sizeof(ClassId);
+
+struct FileCloser {
+  void operator()(std::FILE* f) const { std::fclose(f); }
+};
+using File = std::unique_ptr<std::FILE, FileCloser>;
+
+Status IoError(const std::string& what, const std::string& path) {
+  return Status::IOError(what + " '" + path + "': " + std::strerror(errno));
+}
+
+}  // namespace
+
+DomainSpill::~DomainSpill() {
+  if (!path_.empty()) std::remove(path_.c_str());
+}
+
+Status DomainSpill::Write(const Store& store, std::int64_t now, const std::string& path) {
+  path_ = path;
+  File f(std::fopen(path.c_str(), "wb"));
+  if (!f) return IoError("cannot create", path);
+  std::setvbuf(f.get(), nullptr, _IOFBF, 1u << 20);
+  bool write_failed = false;
+  Status st = store.ScanRules(
+      RuleKind::kDomain,
+      [&](const StoredRuleView& r) {
+        if (write_failed || (r.expires_at != 0 && r.expires_at <= now)) return;
+        std::uint64_t hash = match::HashDomain(r.value);
+        char record[kRecordBytes];
+        std::memcpy(record, &hash, sizeof hash);
+        std::memcpy(record + sizeof hash, &r.class_id, sizeof r.class_id);
+        write_failed = std::fwrite(record, kRecordBytes, 1, f.get()) != 1;
+        ++counts_[match::ShardOf(hash)];
+      },
+      &serial_);
+  SARING_RETURN_IF_ERROR(st);
+  if (write_failed || std::fflush(f.get()) != 0) return IoError("cannot write", path);
+  return Status::OK();
+}
+
+Status DomainSpill::BuildShard(int k, const std::vector<RuleClass>& classes,
+                               std::unique_ptr<match::DomainIndex>* out) const {
+  File f(std::fopen(path_.c_str(), "rb"));
+  if (!f) return IoError("cannot read", path_);
+  match::DomainIndex::Builder builder(
+      counts_[k], 0.7, [&classes](ClassId in, ClassId ex) { return PreferClass(classes, in, ex); });
+  std::vector<char> buffer(kRecordBytes * 65536);
+  std::size_t n;
+  while ((n = std::fread(buffer.data(), kRecordBytes, buffer.size() / kRecordBytes, f.get())) > 0) {
+    for (std::size_t i = 0; i < n; ++i) {
+      std::uint64_t hash;
+      ClassId cls;
+      std::memcpy(&hash, &buffer[i * kRecordBytes], sizeof hash);
+      std::memcpy(&cls, &buffer[i * kRecordBytes + sizeof hash], sizeof cls);
+      if (match::ShardOf(hash) != k) continue;
+      if (!builder.Add(match::InShardHash(hash), cls)) {
+        return Status::Internal("domain index shard overflowed its counted size");
+      }
     }
-    if (attempt == 3) return Status::Internal("domain index kept filling up while building");
-    expected = expected * 2 + 1024;
   }
+  if (std::ferror(f.get())) return IoError("cannot read", path_);
+  *out = builder.Finish();
+  return Status::OK();
 }
 
 Status LoadRegexRules(const Store& store, RuleKind kind, std::int64_t now, RegexRules* out) {

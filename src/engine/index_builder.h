@@ -4,6 +4,7 @@
 #ifndef SARING_ENGINE_INDEX_BUILDER_H_
 #define SARING_ENGINE_INDEX_BUILDER_H_
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "match/domain_index.h"
+#include "match/domain_shards.h"
 #include "match/pattern_set.h"
 #include "match/snapshot_parts.h"
 #include "saring/status.h"
@@ -22,10 +24,29 @@ namespace saring::engine {
 // otherwise the first one seen (source name order) stays.
 bool PreferClass(const std::vector<RuleClass>& classes, ClassId incoming, ClassId existing);
 
-// Builds the domain index from every unexpired domain rule in the store, on
-// one consistent view; `*serial` gets that view's serial.
-Status BuildDomainIndex(const Store& store, std::int64_t now,
-                        std::unique_ptr<match::DomainIndex>* out, std::uint64_t* serial);
+// The domain rules of one consistent store view, written to a file as
+// (hash, class) records, so the index shards can then be built one at a time
+// without holding the rules (or a whole second index) in memory.
+class DomainSpill {
+ public:
+  DomainSpill() = default;
+  ~DomainSpill();  // removes the file
+  DomainSpill(const DomainSpill&) = delete;
+  DomainSpill& operator=(const DomainSpill&) = delete;
+
+  // Writes every unexpired domain rule of `store` to `path`.
+  Status Write(const Store& store, std::int64_t now, const std::string& path);
+  // The store serial of the view that was written.
+  std::uint64_t serial() const { return serial_; }
+  // Builds shard `k` (see match/domain_shards.h) from the file.
+  Status BuildShard(int k, const std::vector<RuleClass>& classes,
+                    std::unique_ptr<match::DomainIndex>* out) const;
+
+ private:
+  std::string path_;
+  std::uint64_t serial_ = 0;
+  std::array<std::size_t, match::kDomainShards> counts_{};
+};
 
 // Regex rules of one kind (pattern or url), keyed by source '\0' value so the
 // compiled order (and with it the cache key) is stable.

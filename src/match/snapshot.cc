@@ -21,7 +21,7 @@ DomainIndex::ClassId Lookup(const Snapshot::Parts& p, std::uint64_t hash) {
     DomainIndex::ClassId c = p.delta->Find(hash);
     if (c != DomainIndex::kNotFound) return c == DomainIndex::kTombstone ? DomainIndex::kNotFound : c;
   }
-  return p.base->Find(hash);
+  return p.base.Find(hash);
 }
 
 bool IsAllow(const Snapshot::Parts& p, ClassId id) {
@@ -111,7 +111,7 @@ void Snapshot::CheckNames(std::span<const std::string_view> names, std::span<Ver
     std::size_t n = std::min(kBatch, names.size() - begin);
     for (std::size_t i = 0; i < n; ++i) {
       match::HashSuffixes(names[begin + i], &s[i]);
-      for (int j = 0; j < s[i].count; ++j) parts_->base->Prefetch(s[i].hash[j]);
+      for (int j = 0; j < s[i].count; ++j) parts_->base.Prefetch(s[i].hash[j]);
     }
     for (std::size_t i = 0; i < n; ++i) out[begin + i] = Resolve(*parts_, names[begin + i], s[i]);
   }
@@ -141,11 +141,11 @@ Snapshot::Stats Snapshot::stats() const {
   Stats st;
   st.serial = p.serial;
   st.base_serial = p.base_serial;
-  st.base_domains = p.base->size();
+  st.base_domains = p.base.size();
   st.delta_domains = p.delta ? p.delta->size() : 0;
   st.patterns = p.host_rules ? p.host_rules->size() : 0;
   st.urls = p.url_rules ? p.url_rules->size() : 0;
-  st.index_bytes = p.base->memory_bytes() + (p.delta ? p.delta->memory_bytes() : 0);
+  st.index_bytes = p.base.memory_bytes() + (p.delta ? p.delta->memory_bytes() : 0);
   st.pattern_bytes = (p.host_patterns ? p.host_patterns->database_bytes() : 0) +
                      (p.url_patterns ? p.url_patterns->database_bytes() : 0);
   return st;

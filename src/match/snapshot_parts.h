@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "match/domain_index.h"
+#include "match/domain_shards.h"
 #include "match/pattern_set.h"
 #include "saring/snapshot.h"
 #include "saring/store.h"
@@ -27,7 +28,7 @@ struct Snapshot::Parts {
   // Indexed by ClassId; the store never renumbers classes, so the base index
   // built earlier stays valid against a newer table.
   std::shared_ptr<const std::vector<RuleClass>> classes;
-  std::shared_ptr<const match::DomainIndex> base;   // never null
+  match::DomainShards base;
   std::shared_ptr<const match::DomainIndex> delta;  // null when there is none
   // Pattern id = index into the matching rule vector.
   std::shared_ptr<const match::PatternSet> host_patterns;  // null when none

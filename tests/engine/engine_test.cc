@@ -2,9 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
+#include <thread>
 #include <sstream>
 
+#include "match/domain_shards.h"
 #include "testing/temp_dir.h"
 
 namespace saring {
@@ -239,13 +242,57 @@ TEST_F(EngineTest, ReopenUsesTheSavedIndexAndKeepsVerdicts) {
   Block("saved.com", "feed");
   Add(RuleKind::kPattern, Action::kBlock, "maxwin");
   ASSERT_TRUE(engine_->Rebuild().ok());
-  EXPECT_TRUE(std::filesystem::exists(dir_.Sub("db") + "/domains.idx"));
+  for (int k = 0; k < match::kDomainShards; ++k) {
+    EXPECT_TRUE(std::filesystem::exists(dir_.Sub("db") + "/domains-" + std::to_string(k) + ".idx"));
+  }
   Open();
   EXPECT_EQ(Decide("www.saved.com"), "block");
   EXPECT_EQ(Decide("maxwin.site"), "block");
   Snapshot::Stats s = engine_->snapshot()->stats();
   EXPECT_EQ(s.base_serial, engine_->store().serial());
   EXPECT_EQ(s.base_domains, 1u);
+}
+
+TEST_F(EngineTest, ChangesDuringRebuildsAreNeverLost) {
+  std::string text;
+  for (int i = 0; i < 30000; ++i) text += "base" + std::to_string(i) + ".xyz\n";
+  ImportResult result;
+  ASSERT_TRUE(Import("feed", text, &result).ok());
+
+  std::atomic<bool> done{false};
+  std::atomic<bool> rebuild_failed{false};
+  std::thread rebuilder([&] {
+    while (!done.load()) rebuild_failed.store(rebuild_failed.load() || !engine_->Rebuild().ok());
+  });
+  struct Join {  // also when an assertion below returns early
+    std::atomic<bool>& done;
+    std::thread& thread;
+    ~Join() {
+      done.store(true);
+      thread.join();
+    }
+  } join{done, rebuilder};
+  SnapshotReader reader(&engine_->publisher());
+  for (int i = 0; i < 300; ++i) {
+    Block("live" + std::to_string(i) + ".xyz");
+    // Every published snapshot, mid-rebuild or not, holds all changes so far.
+    ASSERT_TRUE(reader.Get()->CheckName("live" + std::to_string(i) + ".xyz").blocked()) << i;
+    ASSERT_TRUE(reader.Get()->CheckName("live0.xyz").blocked()) << i;
+    ASSERT_TRUE(reader.Get()->CheckName("base" + std::to_string(i * 97) + ".xyz").blocked()) << i;
+    if (i % 3 == 0) {
+      std::vector<RuleKey> keys = {{"feed", RuleKind::kDomain, "base" + std::to_string(i) + ".xyz"}};
+      ASSERT_TRUE(engine_->RemoveRules(keys, ctx_).ok());
+      ASSERT_FALSE(reader.Get()->CheckName("base" + std::to_string(i) + ".xyz").blocked()) << i;
+    }
+  }
+  done.store(true);
+  ASSERT_FALSE(rebuild_failed.load());
+  ASSERT_TRUE(engine_->Rebuild().ok());
+  for (int i = 0; i < 300; ++i) {
+    EXPECT_EQ(Decide("live" + std::to_string(i) + ".xyz"), "block");
+    EXPECT_EQ(Decide("base" + std::to_string(i) + ".xyz"), i % 3 == 0 ? "pass" : "block");
+  }
+  EXPECT_EQ(engine_->snapshot()->stats().delta_domains, 0u);
 }
 
 TEST_F(EngineTest, ExpiredRulesStopMatching) {
