@@ -167,6 +167,8 @@ class Store {
   // The compiled-artifact cache (pattern databases). Not part of the serial.
   Status GetCached(std::string_view key, std::string* value) const;
   Status PutCached(std::string_view key, std::string_view value);
+  // Drops every cached entry whose key starts with `prefix`, except `keep`.
+  Status PruneCached(std::string_view prefix, std::string_view keep);
 
  private:
   struct Rep;

@@ -24,8 +24,9 @@ namespace {
 
 using nlohmann::json;
 
-// Exit statuses: 0 done, 1 refused or failed, 2 bad command line (CLI11's).
+// Exit statuses: 0 done, 1 refused or failed, 2 bad command line.
 constexpr int kExitFailed = 1;
+constexpr int kExitUsage = 2;
 
 int Fail(const Status& st) {
   std::cerr << "saringctl: " << st.ToString() << "\n";
@@ -141,7 +142,7 @@ int CmdImport(const Globals& g, ImportRequest request, const std::string& format
     in = &file_in;
   }
   std::unique_ptr<Engine> engine;
-  Status st = OpenEngine(g, true, &engine);
+  Status st = OpenEngine(g, false, &engine);
   if (!st.ok()) return Fail(st);
   ChangeContext ctx;
   ctx.by = WhoAmI(g);
@@ -242,7 +243,7 @@ int CmdRulesAdd(const Globals& g, const std::string& kind_name, const std::strin
     rules.back().value = v;
   }
   std::unique_ptr<Engine> engine;
-  st = OpenEngine(g, true, &engine);
+  st = OpenEngine(g, false, &engine);
   if (!st.ok()) return Fail(st);
   ChangeContext ctx;
   ctx.by = proto.added_by;
@@ -512,7 +513,11 @@ int Main(int argc, char** argv) {
   audit->add_flag("--json", json_out, "one JSON object per line");
   audit->callback([&] { rc = CmdAudit(g, from, limit, json_out); });
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : kExitUsage;  // --help is not an error
+  }
   return rc;
 }
 

@@ -16,8 +16,9 @@ Status Engine::LoadDefaults(const std::string& rules_dir, const ChangeContext& c
   } catch (const toml::parse_error& e) {
     return Status::InvalidArgument(manifest_path + ": " + std::string(e.description()));
   }
+  if (!manifest.contains("source")) return Status::OK();  // a manifest may name no defaults
   const toml::array* sources = manifest["source"].as_array();
-  if (!sources) return Status::InvalidArgument(manifest_path + ": no [[source]] entries");
+  if (!sources) return Status::InvalidArgument(manifest_path + ": 'source' must be [[source]] tables");
   for (const toml::node& node : *sources) {
     const toml::table* t = node.as_table();
     if (!t) return Status::InvalidArgument(manifest_path + ": [[source]] must be a table");

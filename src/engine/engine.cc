@@ -346,7 +346,10 @@ Status Engine::AddRules(std::vector<Rule> rules, const ChangeContext& ctx, std::
   for (std::size_t i = 0; i < rules.size(); ++i) {
     Rule& rule = rules[i];
     Status st = ValidateRule(&rule);
-    if (st.ok() && rule.kind != RuleKind::kDomain) st = match::PatternSet::Validate(rule.value);
+    if (st.ok() && rule.kind != RuleKind::kDomain) {
+      st = match::PatternSet::Validate(rule.value);
+      if (!st.ok()) st = Status::InvalidArgument(std::string(ToString(rule.kind)) + " " + st.message());
+    }
     if (!st.ok()) return rules.size() == 1 ? st : st.WithContext("rule " + std::to_string(i + 1));
     keys.push_back({rule.source, rule.kind, rule.value});
   }

@@ -134,7 +134,11 @@ Status CompileRegexRules(Store* store, RuleKind kind, const RegexRules& rules,
     cache_key = std::string(ToString(kind)) + "/" + match::PatternSet::CacheKey(patterns);
     SARING_RETURN_IF_ERROR(match::PatternSet::Compile(patterns, &result));
   }
-  if (result->Serialize(&bytes).ok()) store->PutCached(cache_key, bytes).ok();  // best effort
+  // A cache: failing to fill it costs the next start a compile, nothing more.
+  // Only the current set is kept; older sets would pile up with every edit.
+  if (result->Serialize(&bytes).ok() && store->PutCached(cache_key, bytes).ok()) {
+    store->PruneCached(std::string(ToString(kind)) + "/", cache_key).ok();
+  }
   *set = std::move(result);
   return Status::OK();
 }

@@ -884,4 +884,15 @@ Status Store::PutCached(std::string_view key, std::string_view value) {
       "writing cache");
 }
 
+Status Store::PruneCached(std::string_view prefix, std::string_view keep) {
+  rocksdb::WriteBatch batch;
+  std::unique_ptr<rocksdb::Iterator> it(
+      rep_->db->NewIterator(rocksdb::ReadOptions(), rep_->h(kCache)));
+  for (it->Seek(ToSlice(prefix)); it->Valid() && it->key().starts_with(ToSlice(prefix)); it->Next()) {
+    if (ToView(it->key()) != keep) batch.Delete(rep_->h(kCache), it->key());
+  }
+  SARING_RETURN_IF_ERROR(FromRocks(it->status(), "reading cache"));
+  return FromRocks(rep_->db->Write(rocksdb::WriteOptions(), &batch), "pruning cache");
+}
+
 }  // namespace saring

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "match/domain_shards.h"
+#include "match/pattern_set.h"
 #include "testing/temp_dir.h"
 
 namespace saring {
@@ -293,6 +294,21 @@ TEST_F(EngineTest, ChangesDuringRebuildsAreNeverLost) {
     EXPECT_EQ(Decide("base" + std::to_string(i) + ".xyz"), i % 3 == 0 ? "pass" : "block");
   }
   EXPECT_EQ(engine_->snapshot()->stats().delta_domains, 0u);
+}
+
+TEST_F(EngineTest, CompiledPatternsAreCachedForTheCurrentSetOnly) {
+  Add(RuleKind::kPattern, Action::kBlock, "togel");
+  Add(RuleKind::kPattern, Action::kBlock, "maxwin");
+  std::vector<match::PatternSet::Pattern> patterns = {{"maxwin", 0}, {"togel", 1}};
+  std::string key = "pattern/" + match::PatternSet::CacheKey(patterns);
+  std::string bytes;
+  ASSERT_TRUE(engine_->store().GetCached(key, &bytes).ok());
+  std::unique_ptr<match::PatternSet> set;
+  ASSERT_TRUE(match::PatternSet::Deserialize(bytes, &set).ok());
+  EXPECT_EQ(set->pattern_count(), 2u);
+  std::vector<match::PatternSet::Pattern> older = {{"togel", 0}};
+  EXPECT_TRUE(engine_->store().GetCached("pattern/" + match::PatternSet::CacheKey(older), &bytes)
+                  .IsNotFound());
 }
 
 TEST_F(EngineTest, ExpiredRulesStopMatching) {

@@ -15,6 +15,7 @@
 
 #include "saring/engine.h"
 #include "saring/store.h"
+#include "testing/subprocess.h"
 #include "testing/temp_dir.h"
 
 namespace saring {
@@ -31,14 +32,14 @@ void WriteSet(const std::string& path, int first) {
   for (int i = first; i < first + kLines; ++i) out << Name(i) << "\n";
 }
 
-pid_t StartImport(const std::string& db, const std::string& rules, const std::string& file) {
+pid_t StartImport(const std::string& db, const std::string& file) {
   pid_t pid = fork();
   if (pid == 0) {
     std::string bin = std::string(SARING_BIN_DIR) + "/saringctl";
     int devnull = open("/dev/null", O_WRONLY);
     dup2(devnull, 1);
-    execl(bin.c_str(), "saringctl", "--rules", rules.c_str(), "--db", db.c_str(), "import",
-          "--source", "feed", file.c_str(), static_cast<char*>(nullptr));
+    execl(bin.c_str(), "saringctl", "--db", db.c_str(), "import", "--source", "feed",
+          file.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
   return pid;
@@ -88,6 +89,10 @@ TEST(ImportCrashTest, KillDuringImportLeavesOldOrNewSetWhole) {
   std::filesystem::create_directories(rules);
   std::ofstream(rules + "/manifest.toml") << "[[source]]\nname = \"seed\"\nfile = \"seed.txt\"\n";
   std::ofstream(rules + "/seed.txt") << "seed.example\n";
+  testing::ProgramResult init = testing::RunProgram(
+      {std::string(SARING_BIN_DIR) + "/saringctl", "--rules", rules, "--db", db, "init"}, "",
+      dir.path());
+  ASSERT_EQ(init.status, 0) << init.err;
   WriteSet(dir.Sub("a.txt"), 0);
   WriteSet(dir.Sub("b.txt"), 500000);
 
@@ -97,7 +102,7 @@ TEST(ImportCrashTest, KillDuringImportLeavesOldOrNewSetWhole) {
   double full = 0;
   for (const char* file : {"a.txt", "b.txt"}) {
     auto start = std::chrono::steady_clock::now();
-    pid_t pid = StartImport(db, rules, dir.Sub(file));
+    pid_t pid = StartImport(db, dir.Sub(file));
     ASSERT_EQ(waitpid(pid, &wstatus, 0), pid);
     ASSERT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
     full = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -108,7 +113,7 @@ TEST(ImportCrashTest, KillDuringImportLeavesOldOrNewSetWhole) {
   int killed_before_end = 0, new_sets = 0;
   for (double fraction : {0.05, 0.2, 0.35, 0.5, 0.65, 0.8, 0.9, 0.97, 1.05}) {
     char target = state == 'A' ? 'B' : 'A';
-    pid_t pid = StartImport(db, rules, dir.Sub(target == 'A' ? "a.txt" : "b.txt"));
+    pid_t pid = StartImport(db, dir.Sub(target == 'A' ? "a.txt" : "b.txt"));
     std::this_thread::sleep_for(std::chrono::duration<double>(full * fraction));
     kill(pid, SIGKILL);
     ASSERT_EQ(waitpid(pid, &wstatus, 0), pid);
