@@ -61,8 +61,6 @@ class Snapshot {
   };
   Stats stats() const;
 
-  const Parts& parts() const { return *parts_; }
-
  private:
   std::shared_ptr<const Parts> parts_;
 };

@@ -84,6 +84,14 @@ Status OpenEngine(const Globals& g, bool create, std::unique_ptr<Engine>* engine
   return Engine::Open(options, engine);
 }
 
+// The store alone, for commands that need no snapshot.
+Status OpenStore(const Globals& g, std::unique_ptr<Store>* store) {
+  if (g.db.empty()) return Status::InvalidArgument("--db DIR is required");
+  StoreOptions options;
+  options.create_if_missing = false;
+  return Store::Open(g.db, options, store);
+}
+
 json VerdictJson(std::string_view name, const Verdict& v, Store& store) {
   json j = {{"name", name}, {"verdict", ToString(v.decision)}};
   if (v.decision == Decision::kPass) {
@@ -285,9 +293,7 @@ json RuleJson(const Rule& r) {
 
 int CmdRulesList(const Globals& g, const std::string& source, std::size_t limit, bool json_out) {
   std::unique_ptr<Store> store;
-  StoreOptions options;
-  options.create_if_missing = false;
-  Status st = Store::Open(g.db, options, &store);
+  Status st = OpenStore(g, &store);
   if (!st.ok()) return Fail(st);
   std::vector<Rule> page;
   RuleKey after;
@@ -366,9 +372,7 @@ int CmdExport(const Globals& g, const std::string& format, const std::string& so
     return Fail(Status::InvalidArgument("export format must be plain or rpz"));
   }
   std::unique_ptr<Store> store;
-  StoreOptions options;
-  options.create_if_missing = false;
-  Status st = Store::Open(g.db, options, &store);
+  Status st = OpenStore(g, &store);
   if (!st.ok()) return Fail(st);
   std::vector<RuleClass> classes = store->Classes();
   std::int64_t now = std::time(nullptr);
@@ -400,9 +404,7 @@ int CmdExport(const Globals& g, const std::string& format, const std::string& so
 
 int CmdAudit(const Globals& g, std::uint64_t from, std::size_t limit, bool json_out) {
   std::unique_ptr<Store> store;
-  StoreOptions options;
-  options.create_if_missing = false;
-  Status st = Store::Open(g.db, options, &store);
+  Status st = OpenStore(g, &store);
   if (!st.ok()) return Fail(st);
   std::vector<AuditRecord> records;
   st = store->ReadAudit(from, limit, &records);
@@ -488,11 +490,11 @@ int Main(int argc, char** argv) {
   remove->callback([&] { rc = CmdRulesRemove(g, kind, source, values); });
 
   auto* list = rules->add_subcommand("list", "list rules in key order");
-  std::size_t limit = 100;
+  std::size_t list_limit = 100;
   list->add_option("--source", source, "only this source");
-  list->add_option("--limit", limit, "at most this many")->capture_default_str();
+  list->add_option("--limit", list_limit, "at most this many")->capture_default_str();
   list->add_flag("--json", json_out, "one JSON object per line");
-  list->callback([&] { rc = CmdRulesList(g, source, limit, json_out); });
+  list->callback([&] { rc = CmdRulesList(g, source, list_limit, json_out); });
 
   auto* stats = app.add_subcommand("stats", "sources, counts and the compiled snapshot");
   stats->add_flag("--json", json_out, "as JSON");
@@ -507,11 +509,11 @@ int Main(int argc, char** argv) {
 
   auto* audit = app.add_subcommand("audit", "the change log");
   std::uint64_t from = 0;
-  limit = 100;
+  std::size_t audit_limit = 100;
   audit->add_option("--from", from, "first serial")->capture_default_str();
-  audit->add_option("--limit", limit, "at most this many records")->capture_default_str();
+  audit->add_option("--limit", audit_limit, "at most this many records")->capture_default_str();
   audit->add_flag("--json", json_out, "one JSON object per line");
-  audit->callback([&] { rc = CmdAudit(g, from, limit, json_out); });
+  audit->callback([&] { rc = CmdAudit(g, from, audit_limit, json_out); });
 
   try {
     app.parse(argc, argv);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <thread>
 #include <sstream>
@@ -157,6 +158,28 @@ TEST_F(EngineTest, DeltaFoldsIntoANewIndexOnceLarge) {
   EXPECT_LE(s.delta_domains, 3u);
   EXPECT_EQ(s.base_domains + s.delta_domains >= 5, true);
   for (int i = 0; i < 5; ++i) EXPECT_EQ(Decide("www.d" + std::to_string(i) + ".com"), "block");
+}
+
+TEST_F(EngineTest, BackgroundRebuildFoldsTheDeltaWhileChangesGoOn) {
+  engine_.reset();
+  EngineOptions options;
+  options.db_dir = dir_.Sub("db");
+  options.max_delta_entries = 3;
+  options.background_rebuild = true;
+  ASSERT_TRUE(Engine::Open(options, &engine_).ok());
+  for (int i = 0; i < 5; ++i) Block("bg" + std::to_string(i) + ".com");
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(Decide("bg" + std::to_string(i) + ".com"), "block");
+  // The fold happens on the engine's own thread; wait for it, bounded.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (engine_->snapshot()->stats().base_domains < 4 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  // Changes after the fold's view of the store stay in the delta until the next one.
+  Snapshot::Stats s = engine_->snapshot()->stats();
+  EXPECT_GE(s.base_domains, 4u);
+  EXPECT_LE(s.delta_domains, 1u);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(Decide("www.bg" + std::to_string(i) + ".com"), "block");
+  engine_.reset();  // stops the thread
 }
 
 TEST_F(EngineTest, ReaderSeesNewSnapshotsWithoutAsking) {
