@@ -1,15 +1,12 @@
 #!/usr/bin/env bash
-# The README's run command: installs what is missing, builds, creates a store
-# with the bundled default rules in var/db, and shows what it blocks.
+# The README's run command: installs what is missing, builds, and runs saringd
+# with the bundled configuration (deploy/saringd.toml): DNS on 127.0.0.1:5353
+# and [::1]:5353, forwarding to the machine's resolvers, rules in var/db
+# (created from rules/ on the first start). Stop it with Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
-db=var/db
 mkdir -p var
-[ -f "$db/CURRENT" ] || build/bin/saringctl --db "$db" init
-build/bin/saringctl --db "$db" stats
-echo
-echo "Verdicts for a few names (saringctl --db $db check NAME...):"
-build/bin/saringctl --db "$db" check www.google.com slotgacor88.xyz m.maxwin-303.site \
-  dns.google kemkes.go.id "$(sed -n '/^[a-z0-9]/{p;q}' rules/sample-feed.txt)"
+echo "try: dig @127.0.0.1 -p 5353 slotgacor88.xyz   (blocked)   or   dig @127.0.0.1 -p 5353 debian.org"
+exec build/bin/saringd --config deploy/saringd.toml

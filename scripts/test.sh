@@ -2,7 +2,8 @@
 # The README's test command: installs what is missing, builds, runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh
+# The integration tests start real servers and clients: unbound, dig, kdig, dnsperf.
+scripts/install-deps.sh unbound dnsutils knot-dnsutils dnsperf
 scripts/build.sh
 cd build
 ctest --output-on-failure -j"$(nproc)" --timeout 600

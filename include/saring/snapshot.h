@@ -1,6 +1,5 @@
 // Snapshot: the compiled, immutable rule set that DNS and proxy workers consult
-// for every query; SnapshotPublisher / SnapshotReader: how a new snapshot
-// reaches them without a lock on their path.
+// for every query. It reaches them through a Publisher (see publisher.h).
 //
 // HOT PATH (Check*): no locks, no heap allocation. A Snapshot is never changed
 // after it is published; any number of threads may call its const methods at
@@ -10,14 +9,13 @@
 #ifndef SARING_SNAPSHOT_H_
 #define SARING_SNAPSHOT_H_
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <string_view>
 
+#include "saring/publisher.h"
 #include "saring/verdict.h"
 
 namespace saring {
@@ -65,46 +63,8 @@ class Snapshot {
   std::shared_ptr<const Parts> parts_;
 };
 
-// Holds the current snapshot. Writers (the engine) call Publish; readers take
-// a SnapshotReader each. Publish is rare; reading is one atomic load.
-class SnapshotPublisher {
- public:
-  void Publish(std::shared_ptr<const Snapshot> snapshot);
-  // The current snapshot (may be null before the first Publish). Takes a
-  // mutex: not for the per-query path, use a SnapshotReader there.
-  std::shared_ptr<const Snapshot> Current() const;
-  // Bumped by every Publish.
-  std::uint64_t version() const { return version_.load(std::memory_order_acquire); }
-
- private:
-  mutable std::mutex mu_;
-  std::shared_ptr<const Snapshot> current_;
-  std::atomic<std::uint64_t> version_{0};
-};
-
-// One per worker thread: keeps that thread's reference to the current
-// snapshot and refreshes it only when the publisher's version moves, so the
-// per-query cost is one atomic load and no lock. Not thread-safe itself.
-class SnapshotReader {
- public:
-  explicit SnapshotReader(const SnapshotPublisher* publisher) : publisher_(publisher) {}
-
-  // The current snapshot, or null if none has been published yet (a worker
-  // then answers nothing rather than failing open).
-  const Snapshot* Get() {
-    std::uint64_t v = publisher_->version();
-    if (v != version_) {
-      cached_ = publisher_->Current();
-      version_ = v;
-    }
-    return cached_.get();
-  }
-
- private:
-  const SnapshotPublisher* publisher_;
-  std::uint64_t version_ = 0;
-  std::shared_ptr<const Snapshot> cached_;
-};
+using SnapshotPublisher = Publisher<Snapshot>;
+using SnapshotReader = Reader<Snapshot>;
 
 }  // namespace saring
 

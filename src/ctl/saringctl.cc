@@ -1,528 +1,86 @@
-// saringctl: the operator's command line for a saring store (offline, on
-// --db DIR). Each command is a thin wrapper over the Engine and Store.
-#include <CLI/CLI.hpp>
+// saringctl: the operator's command line for a saring store. With saringd
+// running on the store, commands go to it over its control socket (it owns
+// the store); otherwise they run here on the store itself. Same output both
+// ways.
+#include <pwd.h>
+#include <unistd.h>
 
-#include <cstdio>
-#include <ctime>
-#include <fstream>
+#include <cstdlib>
 #include <iostream>
-#include <nlohmann/json.hpp>
+#include <iterator>
+#include <sstream>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
-#include "match/domain_index.h"
-#include "saring/engine.h"
-#include "saring/name.h"
+#include "ctl/commands.h"
+#include "ctl/control_channel.h"
 
 #ifndef SARING_DEFAULT_RULES_DIR
 #define SARING_DEFAULT_RULES_DIR "rules"
 #endif
 
-namespace saring::ctl {
 namespace {
 
-using nlohmann::json;
-
-// Exit statuses: 0 done, 1 refused or failed, 2 bad command line.
-constexpr int kExitFailed = 1;
-constexpr int kExitUsage = 2;
-
-int Fail(const Status& st) {
-  std::cerr << "saringctl: " << st.ToString() << "\n";
-  return kExitFailed;
+// Who makes a change: the person behind sudo, else the account running this.
+std::string LoginName() {
+  if (const char* v = std::getenv("SUDO_USER"); v && *v) return v;
+  if (const passwd* pw = getpwuid(geteuid())) return pw->pw_name;
+  return "saringctl";
 }
 
-std::string FormatTime(std::int64_t t) {
-  if (t == 0) return "-";
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+// The value of "--db" in args ("--db DIR" or "--db=DIR"), or "".
+std::string DbOf(const std::vector<std::string>& args) {
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--db" && i + 1 < args.size()) return args[i + 1];
+    if (args[i].starts_with("--db=")) return args[i].substr(5);
+  }
+  return "";
 }
 
-// "30m", "12h", "7d", "90s" from now, or "@UNIXTIME".
-Status ParseExpiry(const std::string& text, std::int64_t* at) {
-  if (text.empty()) return *at = 0, Status::OK();
-  try {
-    std::size_t used = 0;
-    if (text[0] == '@') {
-      *at = std::stoll(text.substr(1), &used);
-      if (used + 1 == text.size() && *at > 0) return Status::OK();
-    } else {
-      long long n = std::stoll(text, &used);
-      std::string unit = text.substr(used);
-      long long scale = unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : unit == "d" ? 86400 : 0;
-      if (scale && n > 0) return *at = std::time(nullptr) + n * scale, Status::OK();
-    }
-  } catch (const std::exception&) {
+bool ReadsStdin(const std::vector<std::string>& args) {
+  for (const std::string& a : args) {
+    if (a == "-" || a == "--stdin") return true;
   }
-  return Status::InvalidArgument("expiry '" + text + "' is not like 30m, 12h, 7d or @UNIXTIME");
-}
-
-struct Globals {
-  std::string db;
-  std::string rules_dir = SARING_DEFAULT_RULES_DIR;
-  std::string by;
-};
-
-std::string WhoAmI(const Globals& g) {
-  if (!g.by.empty()) return g.by;
-  const char* user = std::getenv("SUDO_USER");
-  if (!user) user = std::getenv("USER");
-  return user ? user : "saringctl";
-}
-
-Status OpenEngine(const Globals& g, bool create, std::unique_ptr<Engine>* engine) {
-  if (g.db.empty()) return Status::InvalidArgument("--db DIR is required");
-  EngineOptions options;
-  options.db_dir = g.db;
-  options.create_if_missing = create;
-  options.default_rules_dir = g.rules_dir;
-  return Engine::Open(options, engine);
-}
-
-// The store alone, for commands that need no snapshot.
-Status OpenStore(const Globals& g, std::unique_ptr<Store>* store) {
-  if (g.db.empty()) return Status::InvalidArgument("--db DIR is required");
-  StoreOptions options;
-  options.create_if_missing = false;
-  return Store::Open(g.db, options, store);
-}
-
-json VerdictJson(std::string_view name, const Verdict& v, Store& store) {
-  json j = {{"name", name}, {"verdict", ToString(v.decision)}};
-  if (v.decision == Decision::kPass) {
-    j["rule"] = nullptr;
-    j["source"] = nullptr;
-    j["category"] = nullptr;
-    return j;
-  }
-  j["kind"] = ToString(v.kind);
-  j["rule"] = v.rule;
-  j["source"] = v.source;
-  j["category"] = v.category;
-  Rule rule;
-  if (store.GetRule({std::string(v.source), v.kind, std::string(v.rule)}, &rule).ok()) {
-    j["by"] = rule.added_by;
-    j["added_at"] = FormatTime(rule.added_at);
-    if (!rule.note.empty()) j["note"] = rule.note;
-  }
-  return j;
-}
-
-int CmdInit(const Globals& g, bool reload) {
-  std::unique_ptr<Engine> engine;
-  Status st = OpenEngine(g, /*create=*/true, &engine);
-  if (!st.ok()) return Fail(st);
-  if (!engine->store().created()) {
-    if (!reload) {
-      return Fail(Status::AlreadyExists("store '" + g.db + "' exists (serial " +
-                                        std::to_string(engine->store().serial()) +
-                                        "); use --reload-defaults to import the bundled rules again"));
-    }
-    ChangeContext ctx;
-    ctx.by = WhoAmI(g);
-    st = engine->LoadDefaults(g.rules_dir, ctx);
-    if (!st.ok()) return Fail(st);
-  }
-  Snapshot::Stats s = engine->snapshot()->stats();
-  std::cout << "store " << g.db << " ready at serial " << s.serial << ": " << s.base_domains + s.delta_domains
-            << " domain entries, " << s.patterns << " patterns, " << s.urls << " url rules\n";
-  return 0;
-}
-
-int CmdImport(const Globals& g, ImportRequest request, const std::string& format_name,
-              const std::string& action_name, const std::string& file, bool json_out) {
-  if (!ParseFeedFormat(format_name, &request.format)) {
-    return Fail(Status::InvalidArgument("unknown format '" + format_name + "'"));
-  }
-  if (!ParseAction(action_name, &request.action)) {
-    return Fail(Status::InvalidArgument("unknown action '" + action_name + "'"));
-  }
-  std::ifstream file_in;
-  std::istream* in = &std::cin;
-  if (file != "-") {
-    file_in.open(file, std::ios::binary);
-    if (!file_in) return Fail(Status::IOError("cannot read '" + file + "'"));
-    in = &file_in;
-  }
-  std::unique_ptr<Engine> engine;
-  Status st = OpenEngine(g, false, &engine);
-  if (!st.ok()) return Fail(st);
-  ChangeContext ctx;
-  ctx.by = WhoAmI(g);
-  ImportResult r;
-  st = engine->Import(request, *in, ctx, &r);
-  if (json_out) {
-    json j = {{"source", request.options.source}, {"applied", r.store.applied},
-              {"added", r.store.added},           {"removed", r.store.removed},
-              {"changed", r.store.changed},       {"unchanged", r.store.unchanged},
-              {"lines", r.parse.lines},           {"accepted", r.parse.entries},
-              {"rejected", r.parse.rejected},     {"serial", r.store.serial}};
-    json rejects = json::array();
-    for (const auto& rej : r.rejected) {
-      rejects.push_back({{"line", rej.line}, {"reason", rej.reason}, {"text", rej.text}});
-    }
-    j["rejected_lines"] = rejects;
-    if (!st.ok()) j["error"] = st.ToString();
-    std::cout << j.dump() << "\n";
-  } else {
-    std::cout << "read " << r.parse.lines << " lines: " << r.parse.entries << " accepted, "
-              << r.parse.rejected << " rejected, " << r.parse.skipped << " blank or comments\n";
-    for (const auto& rej : r.rejected) {
-      std::cout << "  line " << rej.line << ": " << rej.reason << ": " << rej.text << "\n";
-    }
-    if (r.parse.rejected > r.rejected.size()) {
-      std::cout << "  ... and " << r.parse.rejected - r.rejected.size() << " more rejected lines\n";
-    }
-    if (st.ok()) {
-      std::cout << "source " << request.options.source << ": " << r.store.added << " added, "
-                << r.store.removed << " removed, " << r.store.changed << " changed, "
-                << r.store.unchanged << " unchanged (" << r.store.before << " -> " << r.store.after
-                << " rules), serial " << r.store.serial << "\n";
-    }
-  }
-  return st.ok() ? 0 : Fail(st);
-}
-
-int CmdCheck(const Globals& g, std::vector<std::string> names, bool from_stdin, bool json_out) {
-  std::unique_ptr<Engine> engine;
-  Status st = OpenEngine(g, false, &engine);
-  if (!st.ok()) return Fail(st);
-  std::shared_ptr<const Snapshot> snapshot = engine->snapshot();
-  int status = 0;
-  std::string normalized;
-  auto check_one = [&](const std::string& input) {
-    Status nst = NormalizeDomain(input, &normalized);
-    if (!nst.ok()) {
-      status = kExitFailed;
-      if (json_out) {
-        std::cout << json{{"name", input}, {"verdict", "invalid"}, {"error", nst.message()}}.dump()
-                  << "\n";
-      } else {
-        std::cout << input << "\tinvalid\t" << nst.message() << "\n";
-      }
-      return;
-    }
-    Verdict v = snapshot->CheckName(normalized);
-    if (json_out) {
-      std::cout << VerdictJson(normalized, v, engine->store()).dump() << "\n";
-    } else if (v.decision == Decision::kPass) {
-      std::cout << normalized << "\tpass\n";
-    } else {
-      std::cout << normalized << "\t" << ToString(v.decision) << "\t" << ToString(v.kind) << " "
-                << v.rule << "\tsource=" << v.source << "\tcategory=" << v.category << "\n";
-    }
-  };
-  for (const std::string& name : names) check_one(name);
-  if (from_stdin) {
-    std::string line;
-    while (std::getline(std::cin, line)) {
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (line.find_first_not_of(" \t") == std::string::npos) continue;
-      check_one(line);
-    }
-  }
-  return status;
-}
-
-int CmdRulesAdd(const Globals& g, const std::string& kind_name, const std::string& action_name,
-                const std::string& source, const std::string& category, const std::string& note,
-                const std::string& expires, const std::vector<std::string>& values) {
-  Rule proto;
-  if (!ParseRuleKind(kind_name, &proto.kind)) {
-    return Fail(Status::InvalidArgument("unknown kind '" + kind_name + "'"));
-  }
-  if (!ParseAction(action_name, &proto.action)) {
-    return Fail(Status::InvalidArgument("unknown action '" + action_name + "'"));
-  }
-  Status st = ParseExpiry(expires, &proto.expires_at);
-  if (!st.ok()) return Fail(st);
-  proto.source = source;
-  proto.category = category;
-  proto.note = note;
-  proto.added_by = WhoAmI(g);
-  std::vector<Rule> rules;
-  for (const std::string& v : values) {
-    rules.push_back(proto);
-    rules.back().value = v;
-  }
-  std::unique_ptr<Engine> engine;
-  st = OpenEngine(g, false, &engine);
-  if (!st.ok()) return Fail(st);
-  ChangeContext ctx;
-  ctx.by = proto.added_by;
-  std::size_t changed = 0;
-  st = engine->AddRules(std::move(rules), ctx, &changed);
-  if (!st.ok()) return Fail(st);
-  std::cout << changed << " of " << values.size() << " rules added or changed, serial "
-            << engine->store().serial() << "\n";
-  return 0;
-}
-
-int CmdRulesRemove(const Globals& g, const std::string& kind_name, const std::string& source,
-                   const std::vector<std::string>& values) {
-  RuleKind kind;
-  if (!ParseRuleKind(kind_name, &kind)) {
-    return Fail(Status::InvalidArgument("unknown kind '" + kind_name + "'"));
-  }
-  std::vector<RuleKey> keys;
-  for (const std::string& v : values) keys.push_back({source, kind, v});
-  std::unique_ptr<Engine> engine;
-  Status st = OpenEngine(g, false, &engine);
-  if (!st.ok()) return Fail(st);
-  ChangeContext ctx;
-  ctx.by = WhoAmI(g);
-  st = engine->RemoveRules(keys, ctx);
-  if (!st.ok()) return Fail(st);
-  std::cout << values.size() << " rules removed, serial " << engine->store().serial() << "\n";
-  return 0;
-}
-
-json RuleJson(const Rule& r) {
-  json j = {{"kind", ToString(r.kind)}, {"action", ToString(r.action)}, {"value", r.value},
-            {"source", r.source},       {"category", r.category},       {"by", r.added_by},
-            {"added_at", FormatTime(r.added_at)}};
-  if (r.expires_at) j["expires_at"] = FormatTime(r.expires_at);
-  if (!r.note.empty()) j["note"] = r.note;
-  return j;
-}
-
-int CmdRulesList(const Globals& g, const std::string& source, std::size_t limit, bool json_out) {
-  std::unique_ptr<Store> store;
-  Status st = OpenStore(g, &store);
-  if (!st.ok()) return Fail(st);
-  std::vector<Rule> page;
-  RuleKey after;
-  bool have_after = false;
-  std::size_t printed = 0;
-  while (printed < limit) {
-    st = store->ListRules(source, have_after ? &after : nullptr, std::min<std::size_t>(1000, limit - printed),
-                          &page);
-    if (!st.ok()) return Fail(st);
-    if (page.empty()) break;
-    for (const Rule& r : page) {
-      if (json_out) {
-        std::cout << RuleJson(r).dump() << "\n";
-      } else {
-        std::cout << ToString(r.kind) << "\t" << ToString(r.action) << "\t" << r.value << "\t"
-                  << r.source << "\t" << r.category << "\t" << r.added_by << "\t"
-                  << FormatTime(r.added_at) << (r.note.empty() ? "" : "\t" + r.note) << "\n";
-      }
-    }
-    printed += page.size();
-    after = {page.back().source, page.back().kind, page.back().value};
-    have_after = true;
-  }
-  return 0;
-}
-
-int CmdStats(const Globals& g, bool json_out) {
-  std::unique_ptr<Engine> engine;
-  Status st = OpenEngine(g, false, &engine);
-  if (!st.ok()) return Fail(st);
-  std::vector<SourceInfo> sources;
-  st = engine->store().ListSources(&sources);
-  if (!st.ok()) return Fail(st);
-  Snapshot::Stats s = engine->snapshot()->stats();
-  if (json_out) {
-    json j = {{"serial", s.serial},
-              {"index", {{"base_domains", s.base_domains}, {"delta_domains", s.delta_domains},
-                         {"bytes", s.index_bytes}, {"base_serial", s.base_serial}}},
-              {"patterns", s.patterns},
-              {"url_rules", s.urls},
-              {"pattern_bytes", s.pattern_bytes}};
-    json js = json::array();
-    for (const SourceInfo& src : sources) {
-      json one = {{"name", src.name},     {"domains", src.domains},
-                  {"patterns", src.patterns}, {"urls", src.urls},
-                  {"updated_at", FormatTime(src.updated_at)}};
-      if (!src.last_import.empty()) one["last_import"] = json::parse(src.last_import);
-      js.push_back(one);
-    }
-    j["sources"] = js;
-    std::cout << j.dump(2) << "\n";
-    return 0;
-  }
-  std::cout << "serial " << s.serial << " (index built at " << s.base_serial << ")\n"
-            << "domain index: " << s.base_domains << " entries + " << s.delta_domains
-            << " in the delta, " << s.index_bytes << " bytes\n"
-            << "patterns: " << s.patterns << ", url rules: " << s.urls << " (" << s.pattern_bytes
-            << " bytes compiled)\n"
-            << "sources:\n";
-  for (const SourceInfo& src : sources) {
-    std::printf("  %-24s %10llu domains %6llu patterns %6llu urls  updated %s\n", src.name.c_str(),
-                static_cast<unsigned long long>(src.domains),
-                static_cast<unsigned long long>(src.patterns),
-                static_cast<unsigned long long>(src.urls), FormatTime(src.updated_at).c_str());
-  }
-  return 0;
-}
-
-int CmdExport(const Globals& g, const std::string& format, const std::string& source,
-              const std::string& action_name) {
-  Action action;
-  if (!ParseAction(action_name, &action)) {
-    return Fail(Status::InvalidArgument("unknown action '" + action_name + "'"));
-  }
-  if (format != "plain" && format != "rpz") {
-    return Fail(Status::InvalidArgument("export format must be plain or rpz"));
-  }
-  std::unique_ptr<Store> store;
-  Status st = OpenStore(g, &store);
-  if (!st.ok()) return Fail(st);
-  std::vector<RuleClass> classes = store->Classes();
-  std::int64_t now = std::time(nullptr);
-  if (format == "rpz") {
-    std::cout << "$TTL 300\n@ SOA localhost. hostmaster.localhost. " << store->serial()
-              << " 3600 600 86400 300\n@ NS localhost.\n";
-  }
-  // The same domain may stand in several sources: print it once.
-  std::unordered_set<std::uint64_t> seen;
-  std::string target = action == Action::kAllow ? "rpz-passthru." : ".";
-  std::uint64_t serial;
-  st = store->ScanRules(
-      RuleKind::kDomain,
-      [&](const StoredRuleView& r) {
-        if (r.class_id >= classes.size() || classes[r.class_id].action != action) return;
-        if (!source.empty() && r.source != source) return;
-        if (r.expires_at != 0 && r.expires_at <= now) return;
-        if (!seen.insert(match::HashDomain(r.value)).second) return;
-        if (format == "plain") {
-          std::cout << r.value << "\n";
-        } else {
-          std::cout << r.value << " CNAME " << target << "\n*." << r.value << " CNAME " << target << "\n";
-        }
-      },
-      &serial);
-  std::cout.flush();
-  return st.ok() ? 0 : Fail(st);
-}
-
-int CmdAudit(const Globals& g, std::uint64_t from, std::size_t limit, bool json_out) {
-  std::unique_ptr<Store> store;
-  Status st = OpenStore(g, &store);
-  if (!st.ok()) return Fail(st);
-  std::vector<AuditRecord> records;
-  st = store->ReadAudit(from, limit, &records);
-  if (!st.ok()) return Fail(st);
-  for (const AuditRecord& r : records) {
-    if (json_out) {
-      std::cout << json{{"serial", r.serial}, {"seq", r.seq},  {"at", FormatTime(r.at)},
-                        {"by", r.by},         {"op", r.op},    {"detail", json::parse(r.detail)}}
-                       .dump()
-                << "\n";
-    } else {
-      std::cout << r.serial << "." << r.seq << "\t" << FormatTime(r.at) << "\t" << r.by << "\t"
-                << r.op << "\t" << r.detail << "\n";
-    }
-  }
-  return 0;
+  return false;
 }
 
 }  // namespace
 
-int Main(int argc, char** argv) {
-  CLI::App app{"saringctl: manage a saring rule store"};
-  app.require_subcommand(1);
-  Globals g;
-  app.add_option("--db", g.db, "store folder (RocksDB)");
-  app.add_option("--rules", g.rules_dir, "folder of the bundled default rules")->capture_default_str();
-  app.add_option("--by", g.by, "who makes the change (default: the login name)");
-  int rc = 0;
+int main(int argc, char** argv) {
+  using namespace saring::ctl;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::string db = DbOf(args);
+  char cwd[4096];
+  std::string here = getcwd(cwd, sizeof cwd) ? cwd : "";
 
-  auto* init = app.add_subcommand("init", "create a store holding the bundled default rules");
-  bool reload = false;
-  init->add_flag("--reload-defaults", reload, "import the bundled rules again into an existing store");
-  init->callback([&] { rc = CmdInit(g, reload); });
-
-  auto* imp = app.add_subcommand("import", "replace one source's rules with a feed file");
-  ImportRequest request;
-  std::string format = "plain", action = "block", file;
-  bool json_out = false;
-  imp->add_option("--source", request.options.source, "source name")->required();
-  imp->add_option("--format", format, "plain|hosts|adblock|rpz|patterns")->capture_default_str();
-  imp->add_option("--action", action, "block|allow (formats that do not say)")->capture_default_str();
-  imp->add_option("--category", request.options.category, "category")->capture_default_str();
-  imp->add_option("--max-shrink", request.options.max_shrink,
-                  "refuse if the source would lose more than this share")
-      ->capture_default_str()->check(CLI::Range(0.0, 1.0));
-  imp->add_flag("--force", request.options.force, "apply even if the source shrinks a lot");
-  imp->add_flag("--json", json_out, "report as JSON");
-  imp->add_option("file", file, "feed file, or - for standard input")->required();
-  imp->callback([&] { rc = CmdImport(g, request, format, action, file, json_out); });
-
-  auto* check = app.add_subcommand("check", "show the verdict for host names");
-  std::vector<std::string> names;
-  bool from_stdin = false;
-  check->add_flag("--json", json_out, "one JSON object per line");
-  check->add_flag("--stdin", from_stdin, "read names from standard input, one per line");
-  check->add_option("names", names, "host names");
-  check->callback([&] {
-    if (names.empty() && !from_stdin) {
-      rc = Fail(Status::InvalidArgument("check needs names or --stdin"));
-      return;
+  if (!db.empty()) {
+    ControlRequest request;
+    request.args = args;
+    request.args.insert(request.args.begin(), {"--by", LoginName()});  // a later --by wins
+    request.cwd = here;
+    ControlResponse response;
+    std::string input;
+    bool reads_stdin = ReadsStdin(args);
+    if (reads_stdin) {
+      input.assign(std::istreambuf_iterator<char>(std::cin), {});
+      request.input = input;
     }
-    rc = CmdCheck(g, names, from_stdin, json_out);
-  });
-
-  auto* rules = app.add_subcommand("rules", "add, remove or list single rules");
-  rules->require_subcommand(1);
-  std::string kind = "domain", source, category{kDefaultCategory}, note, expires;
-  std::vector<std::string> values;
-  auto* add = rules->add_subcommand("add", "add or update rules");
-  add->add_option("--kind", kind, "domain|pattern|url")->capture_default_str();
-  add->add_option("--action", action, "block|allow")->capture_default_str();
-  add->add_option("--source", source, "source name")->required();
-  add->add_option("--category", category, "category")->capture_default_str();
-  add->add_option("--note", note, "why");
-  add->add_option("--expires", expires, "30m, 12h, 7d or @UNIXTIME");
-  add->add_option("values", values, "domains or regexes")->required();
-  add->callback([&] { rc = CmdRulesAdd(g, kind, action, source, category, note, expires, values); });
-
-  auto* remove = rules->add_subcommand("remove", "remove rules");
-  remove->add_option("--kind", kind, "domain|pattern|url")->capture_default_str();
-  remove->add_option("--source", source, "source name")->required();
-  remove->add_option("values", values, "domains or regexes")->required();
-  remove->callback([&] { rc = CmdRulesRemove(g, kind, source, values); });
-
-  auto* list = rules->add_subcommand("list", "list rules in key order");
-  std::size_t list_limit = 100;
-  list->add_option("--source", source, "only this source");
-  list->add_option("--limit", list_limit, "at most this many")->capture_default_str();
-  list->add_flag("--json", json_out, "one JSON object per line");
-  list->callback([&] { rc = CmdRulesList(g, source, list_limit, json_out); });
-
-  auto* stats = app.add_subcommand("stats", "sources, counts and the compiled snapshot");
-  stats->add_flag("--json", json_out, "as JSON");
-  stats->callback([&] { rc = CmdStats(g, json_out); });
-
-  auto* exp = app.add_subcommand("export", "write domain rules as a list or an RPZ zone");
-  std::string export_format = "plain";
-  exp->add_option("--format", export_format, "plain|rpz")->capture_default_str();
-  exp->add_option("--source", source, "only this source");
-  exp->add_option("--action", action, "block|allow")->capture_default_str();
-  exp->callback([&] { rc = CmdExport(g, export_format, source, action); });
-
-  auto* audit = app.add_subcommand("audit", "the change log");
-  std::uint64_t from = 0;
-  std::size_t audit_limit = 100;
-  audit->add_option("--from", from, "first serial")->capture_default_str();
-  audit->add_option("--limit", audit_limit, "at most this many records")->capture_default_str();
-  audit->add_flag("--json", json_out, "one JSON object per line");
-  audit->callback([&] { rc = CmdAudit(g, from, audit_limit, json_out); });
-
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : kExitUsage;  // --help is not an error
+    saring::Status st = SendControlRequest(ControlSocketPath(db), request, &response);
+    if (st.ok()) {
+      std::cout << response.out;
+      std::cerr << response.err;
+      return response.exit_status;
+    }
+    if (!st.IsNotFound()) {
+      std::cerr << "saringctl: " << st.ToString() << "\n";
+      return kExitFailed;
+    }
+    if (reads_stdin) {  // no saringd: run here, on what was already read
+      std::istringstream in(input);
+      Invocation ctx{"", SARING_DEFAULT_RULES_DIR, LoginName(), "", in, std::cout, std::cerr};
+      return RunCommand(args, ctx);
+    }
   }
-  return rc;
+  Invocation ctx{"", SARING_DEFAULT_RULES_DIR, LoginName(), "", std::cin, std::cout, std::cerr};
+  return RunCommand(args, ctx);
 }
-
-}  // namespace saring::ctl
-
-int main(int argc, char** argv) { return saring::ctl::Main(argc, argv); }

@@ -151,15 +151,4 @@ Snapshot::Stats Snapshot::stats() const {
   return st;
 }
 
-void SnapshotPublisher::Publish(std::shared_ptr<const Snapshot> snapshot) {
-  std::lock_guard lock(mu_);
-  current_ = std::move(snapshot);
-  version_.fetch_add(1, std::memory_order_release);
-}
-
-std::shared_ptr<const Snapshot> SnapshotPublisher::Current() const {
-  std::lock_guard lock(mu_);
-  return current_;
-}
-
 }  // namespace saring

@@ -1,0 +1,533 @@
+// The saringctl commands. Each is a thin wrapper over the Engine; the same
+// code runs in saringctl on a stopped store and inside saringd for requests
+// on its control socket, so both give the same output.
+#include "ctl/commands.h"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "match/domain_index.h"
+#include "saring/engine.h"
+#include "saring/store.h"
+#include "saring/name.h"
+
+
+namespace saring::ctl {
+namespace {
+
+using nlohmann::json;
+
+
+int Fail(Invocation& ctx, const Status& st) {
+  ctx.err << "saringctl: " << st.ToString() << "\n";
+  return kExitFailed;
+}
+
+std::string FormatTime(std::int64_t t) {
+  if (t == 0) return "-";
+  std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// "30m", "12h", "7d", "90s" from now, or "@UNIXTIME".
+Status ParseExpiry(const std::string& text, std::int64_t* at) {
+  if (text.empty()) return *at = 0, Status::OK();
+  try {
+    std::size_t used = 0;
+    if (text[0] == '@') {
+      *at = std::stoll(text.substr(1), &used);
+      if (used + 1 == text.size() && *at > 0) return Status::OK();
+    } else {
+      long long n = std::stoll(text, &used);
+      std::string unit = text.substr(used);
+      long long scale = unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : unit == "d" ? 86400 : 0;
+      if (scale && n > 0) return *at = std::time(nullptr) + n * scale, Status::OK();
+    }
+  } catch (const std::exception&) {
+  }
+  return Status::InvalidArgument("expiry '" + text + "' is not like 30m, 12h, 7d or @UNIXTIME");
+}
+
+
+ChangeContext Change(const Invocation& ctx) {
+  ChangeContext change;
+  change.by = ctx.by.empty() ? "saringctl" : ctx.by;
+  return change;
+}
+
+// The engine a command works on: saringd's own when saringd runs the command
+// for its control socket, else one opened on --db for this command.
+class EngineRef {
+ public:
+  Engine* operator->() const { return engine_; }
+  Engine& operator*() const { return *engine_; }
+
+ private:
+  friend Status OpenEngine(Invocation& ctx, bool create, EngineRef* ref);
+  std::unique_ptr<Engine> owned_;
+  Engine* engine_ = nullptr;
+};
+
+Status OpenEngine(Invocation& ctx, bool create, EngineRef* ref) {
+  if (ctx.running) {
+    ref->engine_ = ctx.running;
+    return Status::OK();
+  }
+  if (ctx.db.empty()) return Status::InvalidArgument("--db DIR is required");
+  EngineOptions options;
+  options.db_dir = ctx.db;
+  options.create_if_missing = create;
+  options.default_rules_dir = ctx.rules_dir;
+  SARING_RETURN_IF_ERROR(Engine::Open(options, &ref->owned_));
+  ref->engine_ = ref->owned_.get();
+  return Status::OK();
+}
+
+json VerdictJson(std::string_view name, const Verdict& v, Store& store) {
+  json j = {{"name", name}, {"verdict", ToString(v.decision)}};
+  if (v.decision == Decision::kPass) {
+    j["rule"] = nullptr;
+    j["source"] = nullptr;
+    j["category"] = nullptr;
+    return j;
+  }
+  j["kind"] = ToString(v.kind);
+  j["rule"] = v.rule;
+  j["source"] = v.source;
+  j["category"] = v.category;
+  Rule rule;
+  if (store.GetRule({std::string(v.source), v.kind, std::string(v.rule)}, &rule).ok()) {
+    j["by"] = rule.added_by;
+    j["added_at"] = FormatTime(rule.added_at);
+    if (!rule.note.empty()) j["note"] = rule.note;
+  }
+  return j;
+}
+
+int CmdInit(Invocation& ctx, bool reload) {
+  EngineRef engine;
+  Status st = OpenEngine(ctx, /*create=*/true, &engine);
+  if (!st.ok()) return Fail(ctx, st);
+  if (ctx.running || !engine->store().created()) {  // saringd made it, not this command
+    if (!reload) {
+      return Fail(ctx, Status::AlreadyExists("store '" + ctx.db + "' exists (serial " +
+                                        std::to_string(engine->store().serial()) +
+                                        "); use --reload-defaults to import the bundled rules again"));
+    }
+    st = engine->LoadDefaults(ctx.rules_dir, Change(ctx));
+    if (!st.ok()) return Fail(ctx, st);
+  }
+  Snapshot::Stats s = engine->snapshot()->stats();
+  ctx.out << "store " << ctx.db << " ready at serial " << s.serial << ": " << s.base_domains + s.delta_domains
+            << " domain entries, " << s.patterns << " patterns, " << s.urls << " url rules\n";
+  return 0;
+}
+
+int CmdImport(Invocation& ctx, ImportRequest request, const std::string& format_name,
+              const std::string& action_name, const std::string& file, bool json_out) {
+  if (!ParseFeedFormat(format_name, &request.format)) {
+    return Fail(ctx, Status::InvalidArgument("unknown format '" + format_name + "'"));
+  }
+  if (!ParseAction(action_name, &request.action)) {
+    return Fail(ctx, Status::InvalidArgument("unknown action '" + action_name + "'"));
+  }
+  std::ifstream file_in;
+  std::istream* in = &ctx.in;
+  if (file != "-") {
+    std::string path = file.starts_with('/') || ctx.cwd.empty() ? file : ctx.cwd + "/" + file;
+    file_in.open(path, std::ios::binary);
+    if (!file_in) return Fail(ctx, Status::IOError("cannot read '" + file + "'"));
+    in = &file_in;
+  }
+  EngineRef engine;
+  Status st = OpenEngine(ctx, false, &engine);
+  if (!st.ok()) return Fail(ctx, st);
+  ImportResult r;
+  st = engine->Import(request, *in, Change(ctx), &r);
+  if (json_out) {
+    json j = {{"source", request.options.source}, {"applied", r.store.applied},
+              {"added", r.store.added},           {"removed", r.store.removed},
+              {"changed", r.store.changed},       {"unchanged", r.store.unchanged},
+              {"lines", r.parse.lines},           {"accepted", r.parse.entries},
+              {"rejected", r.parse.rejected},     {"serial", r.store.serial}};
+    json rejects = json::array();
+    for (const auto& rej : r.rejected) {
+      rejects.push_back({{"line", rej.line}, {"reason", rej.reason}, {"text", rej.text}});
+    }
+    j["rejected_lines"] = rejects;
+    if (!st.ok()) j["error"] = st.ToString();
+    ctx.out << j.dump() << "\n";
+  } else {
+    ctx.out << "read " << r.parse.lines << " lines: " << r.parse.entries << " accepted, "
+              << r.parse.rejected << " rejected, " << r.parse.skipped << " blank or comments\n";
+    for (const auto& rej : r.rejected) {
+      ctx.out << "  line " << rej.line << ": " << rej.reason << ": " << rej.text << "\n";
+    }
+    if (r.parse.rejected > r.rejected.size()) {
+      ctx.out << "  ... and " << r.parse.rejected - r.rejected.size() << " more rejected lines\n";
+    }
+    if (st.ok()) {
+      ctx.out << "source " << request.options.source << ": " << r.store.added << " added, "
+                << r.store.removed << " removed, " << r.store.changed << " changed, "
+                << r.store.unchanged << " unchanged (" << r.store.before << " -> " << r.store.after
+                << " rules), serial " << r.store.serial << "\n";
+    }
+  }
+  return st.ok() ? 0 : Fail(ctx, st);
+}
+
+int CmdCheck(Invocation& ctx, std::vector<std::string> names, bool from_stdin, bool json_out) {
+  EngineRef engine;
+  Status st = OpenEngine(ctx, false, &engine);
+  if (!st.ok()) return Fail(ctx, st);
+  std::shared_ptr<const Snapshot> snapshot = engine->snapshot();
+  int status = 0;
+  std::string normalized;
+  auto check_one = [&](const std::string& input) {
+    Status nst = NormalizeDomain(input, &normalized);
+    if (!nst.ok()) {
+      status = kExitFailed;
+      if (json_out) {
+        ctx.out << json{{"name", input}, {"verdict", "invalid"}, {"error", nst.message()}}.dump()
+                  << "\n";
+      } else {
+        ctx.out << input << "\tinvalid\t" << nst.message() << "\n";
+      }
+      return;
+    }
+    Verdict v = snapshot->CheckName(normalized);
+    if (json_out) {
+      ctx.out << VerdictJson(normalized, v, engine->store()).dump() << "\n";
+    } else if (v.decision == Decision::kPass) {
+      ctx.out << normalized << "\tpass\n";
+    } else {
+      ctx.out << normalized << "\t" << ToString(v.decision) << "\t" << ToString(v.kind) << " "
+                << v.rule << "\tsource=" << v.source << "\tcategory=" << v.category << "\n";
+    }
+  };
+  for (const std::string& name : names) check_one(name);
+  if (from_stdin) {
+    std::string line;
+    while (std::getline(ctx.in, line)) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line.find_first_not_of(" \t") == std::string::npos) continue;
+      check_one(line);
+    }
+  }
+  return status;
+}
+
+int CmdRulesAdd(Invocation& ctx, const std::string& kind_name, const std::string& action_name,
+                const std::string& source, const std::string& category, const std::string& note,
+                const std::string& expires, const std::vector<std::string>& values) {
+  Rule proto;
+  if (!ParseRuleKind(kind_name, &proto.kind)) {
+    return Fail(ctx, Status::InvalidArgument("unknown kind '" + kind_name + "'"));
+  }
+  if (!ParseAction(action_name, &proto.action)) {
+    return Fail(ctx, Status::InvalidArgument("unknown action '" + action_name + "'"));
+  }
+  Status st = ParseExpiry(expires, &proto.expires_at);
+  if (!st.ok()) return Fail(ctx, st);
+  proto.source = source;
+  proto.category = category;
+  proto.note = note;
+  proto.added_by = Change(ctx).by;
+  std::vector<Rule> rules;
+  for (const std::string& v : values) {
+    rules.push_back(proto);
+    rules.back().value = v;
+  }
+  EngineRef engine;
+  st = OpenEngine(ctx, false, &engine);
+  if (!st.ok()) return Fail(ctx, st);
+  std::size_t changed = 0;
+  st = engine->AddRules(std::move(rules), Change(ctx), &changed);
+  if (!st.ok()) return Fail(ctx, st);
+  ctx.out << changed << " of " << values.size() << " rules added or changed, serial "
+            << engine->store().serial() << "\n";
+  return 0;
+}
+
+int CmdRulesRemove(Invocation& ctx, const std::string& kind_name, const std::string& source,
+                   const std::vector<std::string>& values) {
+  RuleKind kind;
+  if (!ParseRuleKind(kind_name, &kind)) {
+    return Fail(ctx, Status::InvalidArgument("unknown kind '" + kind_name + "'"));
+  }
+  std::vector<RuleKey> keys;
+  for (const std::string& v : values) keys.push_back({source, kind, v});
+  EngineRef engine;
+  Status st = OpenEngine(ctx, false, &engine);
+  if (!st.ok()) return Fail(ctx, st);
+  st = engine->RemoveRules(keys, Change(ctx));
+  if (!st.ok()) return Fail(ctx, st);
+  ctx.out << values.size() << " rules removed, serial " << engine->store().serial() << "\n";
+  return 0;
+}
+
+json RuleJson(const Rule& r) {
+  json j = {{"kind", ToString(r.kind)}, {"action", ToString(r.action)}, {"value", r.value},
+            {"source", r.source},       {"category", r.category},       {"by", r.added_by},
+            {"added_at", FormatTime(r.added_at)}};
+  if (r.expires_at) j["expires_at"] = FormatTime(r.expires_at);
+  if (!r.note.empty()) j["note"] = r.note;
+  return j;
+}
+
+int CmdRulesList(Invocation& ctx, const std::string& source, std::size_t limit, bool json_out) {
+  EngineRef engine;
+  Status st = OpenEngine(ctx, false, &engine);
+  if (!st.ok()) return Fail(ctx, st);
+  Store& store = engine->store();
+  std::vector<Rule> page;
+  RuleKey after;
+  bool have_after = false;
+  std::size_t printed = 0;
+  while (printed < limit) {
+    st = store.ListRules(source, have_after ? &after : nullptr, std::min<std::size_t>(1000, limit - printed),
+                          &page);
+    if (!st.ok()) return Fail(ctx, st);
+    if (page.empty()) break;
+    for (const Rule& r : page) {
+      if (json_out) {
+        ctx.out << RuleJson(r).dump() << "\n";
+      } else {
+        ctx.out << ToString(r.kind) << "\t" << ToString(r.action) << "\t" << r.value << "\t"
+                  << r.source << "\t" << r.category << "\t" << r.added_by << "\t"
+                  << FormatTime(r.added_at) << (r.note.empty() ? "" : "\t" + r.note) << "\n";
+      }
+    }
+    printed += page.size();
+    after = {page.back().source, page.back().kind, page.back().value};
+    have_after = true;
+  }
+  return 0;
+}
+
+int CmdStats(Invocation& ctx, bool json_out) {
+  EngineRef engine;
+  Status st = OpenEngine(ctx, false, &engine);
+  if (!st.ok()) return Fail(ctx, st);
+  std::vector<SourceInfo> sources;
+  st = engine->store().ListSources(&sources);
+  if (!st.ok()) return Fail(ctx, st);
+  Snapshot::Stats s = engine->snapshot()->stats();
+  if (json_out) {
+    json j = {{"serial", s.serial},
+              {"index", {{"base_domains", s.base_domains}, {"delta_domains", s.delta_domains},
+                         {"bytes", s.index_bytes}, {"base_serial", s.base_serial}}},
+              {"patterns", s.patterns},
+              {"url_rules", s.urls},
+              {"pattern_bytes", s.pattern_bytes}};
+    json js = json::array();
+    for (const SourceInfo& src : sources) {
+      json one = {{"name", src.name},     {"domains", src.domains},
+                  {"patterns", src.patterns}, {"urls", src.urls},
+                  {"updated_at", FormatTime(src.updated_at)}};
+      if (!src.last_import.empty()) one["last_import"] = json::parse(src.last_import);
+      js.push_back(one);
+    }
+    j["sources"] = js;
+    ctx.out << j.dump(2) << "\n";
+    return 0;
+  }
+  ctx.out << "serial " << s.serial << " (index built at " << s.base_serial << ")\n"
+            << "domain index: " << s.base_domains << " entries + " << s.delta_domains
+            << " in the delta, " << s.index_bytes << " bytes\n"
+            << "patterns: " << s.patterns << ", url rules: " << s.urls << " (" << s.pattern_bytes
+            << " bytes compiled)\n"
+            << "sources:\n";
+  for (const SourceInfo& src : sources) {
+    char line[256];
+    std::snprintf(line, sizeof line, "  %-24s %10llu domains %6llu patterns %6llu urls  updated %s\n",
+                  src.name.c_str(), static_cast<unsigned long long>(src.domains),
+                  static_cast<unsigned long long>(src.patterns),
+                  static_cast<unsigned long long>(src.urls), FormatTime(src.updated_at).c_str());
+    ctx.out << line;
+  }
+  return 0;
+}
+
+int CmdExport(Invocation& ctx, const std::string& format, const std::string& source,
+              const std::string& action_name) {
+  Action action;
+  if (!ParseAction(action_name, &action)) {
+    return Fail(ctx, Status::InvalidArgument("unknown action '" + action_name + "'"));
+  }
+  if (format != "plain" && format != "rpz") {
+    return Fail(ctx, Status::InvalidArgument("export format must be plain or rpz"));
+  }
+  EngineRef engine;
+  Status st = OpenEngine(ctx, false, &engine);
+  if (!st.ok()) return Fail(ctx, st);
+  Store& store = engine->store();
+  std::vector<RuleClass> classes = store.Classes();
+  std::int64_t now = std::time(nullptr);
+  if (format == "rpz") {
+    ctx.out << "$TTL 300\n@ SOA localhost. hostmaster.localhost. " << store.serial()
+              << " 3600 600 86400 300\n@ NS localhost.\n";
+  }
+  // The same domain may stand in several sources: print it once.
+  std::unordered_set<std::uint64_t> seen;
+  std::string target = action == Action::kAllow ? "rpz-passthru." : ".";
+  std::uint64_t serial;
+  st = store.ScanRules(
+      RuleKind::kDomain,
+      [&](const StoredRuleView& r) {
+        if (r.class_id >= classes.size() || classes[r.class_id].action != action) return;
+        if (!source.empty() && r.source != source) return;
+        if (r.expires_at != 0 && r.expires_at <= now) return;
+        if (!seen.insert(match::HashDomain(r.value)).second) return;
+        if (format == "plain") {
+          ctx.out << r.value << "\n";
+        } else {
+          ctx.out << r.value << " CNAME " << target << "\n*." << r.value << " CNAME " << target << "\n";
+        }
+      },
+      &serial);
+  ctx.out.flush();
+  return st.ok() ? 0 : Fail(ctx, st);
+}
+
+int CmdAudit(Invocation& ctx, std::uint64_t from, std::size_t limit, bool json_out) {
+  EngineRef engine;
+  Status st = OpenEngine(ctx, false, &engine);
+  if (!st.ok()) return Fail(ctx, st);
+  Store& store = engine->store();
+  std::vector<AuditRecord> records;
+  st = store.ReadAudit(from, limit, &records);
+  if (!st.ok()) return Fail(ctx, st);
+  for (const AuditRecord& r : records) {
+    if (json_out) {
+      ctx.out << json{{"serial", r.serial}, {"seq", r.seq},  {"at", FormatTime(r.at)},
+                        {"by", r.by},         {"op", r.op},    {"detail", json::parse(r.detail)}}
+                       .dump()
+                << "\n";
+    } else {
+      ctx.out << r.serial << "." << r.seq << "\t" << FormatTime(r.at) << "\t" << r.by << "\t"
+                << r.op << "\t" << r.detail << "\n";
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+int RunCommand(const std::vector<std::string>& args, Invocation& ctx) {
+  CLI::App app{"saringctl: manage a saring rule store"};
+  app.require_subcommand(1);
+  app.fallthrough();  // --db, --by and --rules may also follow the command
+  app.add_option("--db", ctx.db, "store folder (RocksDB)");
+  app.add_option("--rules", ctx.rules_dir, "folder of the bundled default rules")->capture_default_str();
+  app.add_option("--by", ctx.by, "who makes the change (default: the login name)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  int rc = 0;
+
+  auto* init = app.add_subcommand("init", "create a store holding the bundled default rules");
+  bool reload = false;
+  init->add_flag("--reload-defaults", reload, "import the bundled rules again into an existing store");
+  init->callback([&] { rc = CmdInit(ctx, reload); });
+
+  auto* imp = app.add_subcommand("import", "replace one source's rules with a feed file");
+  ImportRequest request;
+  std::string format = "plain", action = "block", file;
+  bool json_out = false;
+  imp->add_option("--source", request.options.source, "source name")->required();
+  imp->add_option("--format", format, "plain|hosts|adblock|rpz|patterns")->capture_default_str();
+  imp->add_option("--action", action, "block|allow (formats that do not say)")->capture_default_str();
+  imp->add_option("--category", request.options.category, "category")->capture_default_str();
+  imp->add_option("--max-shrink", request.options.max_shrink,
+                  "refuse if the source would lose more than this share")
+      ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+  imp->add_flag("--force", request.options.force, "apply even if the source shrinks a lot");
+  imp->add_flag("--json", json_out, "report as JSON");
+  imp->add_option("file", file, "feed file, or - for standard input")->required();
+  imp->callback([&] { rc = CmdImport(ctx, request, format, action, file, json_out); });
+
+  auto* check = app.add_subcommand("check", "show the verdict for host names");
+  std::vector<std::string> names;
+  bool from_stdin = false;
+  check->add_flag("--json", json_out, "one JSON object per line");
+  check->add_flag("--stdin", from_stdin, "read names from standard input, one per line");
+  check->add_option("names", names, "host names");
+  check->callback([&] {
+    if (names.empty() && !from_stdin) {
+      rc = Fail(ctx, Status::InvalidArgument("check needs names or --stdin"));
+      return;
+    }
+    rc = CmdCheck(ctx, names, from_stdin, json_out);
+  });
+
+  auto* rules = app.add_subcommand("rules", "add, remove or list single rules");
+  rules->require_subcommand(1);
+  rules->fallthrough();
+  std::string kind = "domain", source, category{kDefaultCategory}, note, expires;
+  std::vector<std::string> values;
+  auto* add = rules->add_subcommand("add", "add or update rules");
+  add->add_option("--kind", kind, "domain|pattern|url")->capture_default_str();
+  add->add_option("--action", action, "block|allow")->capture_default_str();
+  add->add_option("--source", source, "source name")->required();
+  add->add_option("--category", category, "category")->capture_default_str();
+  add->add_option("--note", note, "why");
+  add->add_option("--expires", expires, "30m, 12h, 7d or @UNIXTIME");
+  add->add_option("values", values, "domains or regexes")->required();
+  add->callback([&] { rc = CmdRulesAdd(ctx, kind, action, source, category, note, expires, values); });
+
+  auto* remove = rules->add_subcommand("remove", "remove rules");
+  remove->add_option("--kind", kind, "domain|pattern|url")->capture_default_str();
+  remove->add_option("--source", source, "source name")->required();
+  remove->add_option("values", values, "domains or regexes")->required();
+  remove->callback([&] { rc = CmdRulesRemove(ctx, kind, source, values); });
+
+  auto* list = rules->add_subcommand("list", "list rules in key order");
+  std::size_t list_limit = 100;
+  list->add_option("--source", source, "only this source");
+  list->add_option("--limit", list_limit, "at most this many")->capture_default_str();
+  list->add_flag("--json", json_out, "one JSON object per line");
+  list->callback([&] { rc = CmdRulesList(ctx, source, list_limit, json_out); });
+
+  auto* stats = app.add_subcommand("stats", "sources, counts and the compiled snapshot");
+  stats->add_flag("--json", json_out, "as JSON");
+  stats->callback([&] { rc = CmdStats(ctx, json_out); });
+
+  auto* exp = app.add_subcommand("export", "write domain rules as a list or an RPZ zone");
+  std::string export_format = "plain";
+  exp->add_option("--format", export_format, "plain|rpz")->capture_default_str();
+  exp->add_option("--source", source, "only this source");
+  exp->add_option("--action", action, "block|allow")->capture_default_str();
+  exp->callback([&] { rc = CmdExport(ctx, export_format, source, action); });
+
+  auto* audit = app.add_subcommand("audit", "the change log");
+  std::uint64_t from = 0;
+  std::size_t audit_limit = 100;
+  audit->add_option("--from", from, "first serial")->capture_default_str();
+  audit->add_option("--limit", audit_limit, "at most this many records")->capture_default_str();
+  audit->add_flag("--json", json_out, "one JSON object per line");
+  audit->callback([&] { rc = CmdAudit(ctx, from, audit_limit, json_out); });
+
+  std::vector<std::string> argv_storage = {"saringctl"};
+  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : argv_storage) argv.push_back(a.data());
+  try {
+    app.parse(static_cast<int>(argv.size()), argv.data());
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e, ctx.out, ctx.err) == 0 ? kExitOk : kExitUsage;  // --help is no error
+  }
+  return rc;
+}
+
+}  // namespace saring::ctl

@@ -1,0 +1,40 @@
+// The saringctl commands (init, import, check, rules, stats, export, audit),
+// runnable in two places with the same output: in saringctl on a stopped
+// store, and in saringd for a request on its control socket while it owns
+// the store.
+#ifndef SARING_CTL_COMMANDS_H_
+#define SARING_CTL_COMMANDS_H_
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace saring {
+class Engine;
+}
+
+namespace saring::ctl {
+
+// Where a command runs and talks.
+struct Invocation {
+  std::string db;         // --db
+  std::string rules_dir;  // --rules: bundled defaults for init
+  std::string by;         // --by: who makes a change
+  std::string cwd;        // relative file names are taken from here ("" = the process's)
+  std::istream& in;
+  std::ostream& out;
+  std::ostream& err;
+  Engine* running = nullptr;  // saringd's engine: the command uses it instead of opening --db
+};
+
+// Exit statuses: 0 done, 1 refused or failed, 2 bad command line.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailed = 1;
+inline constexpr int kExitUsage = 2;
+
+// Parses `args` (without the program name) and runs the command.
+int RunCommand(const std::vector<std::string>& args, Invocation& ctx);
+
+}  // namespace saring::ctl
+
+#endif  // SARING_CTL_COMMANDS_H_

@@ -1,0 +1,330 @@
+#include "saring/server_config.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <initializer_list>
+#include <set>
+#include <toml++/toml.h>
+
+namespace saring {
+namespace {
+
+bool ToMapped(std::string_view text, std::array<std::uint8_t, 16>* out, bool* v4) {
+  char buf[64];
+  if (text.size() >= sizeof buf) return false;
+  text.copy(buf, text.size());
+  buf[text.size()] = '\0';
+  std::uint8_t raw[16];
+  if (inet_pton(AF_INET, buf, raw) == 1) {
+    *out = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, raw[0], raw[1], raw[2], raw[3]};
+    *v4 = true;
+    return true;
+  }
+  if (inet_pton(AF_INET6, buf, raw) == 1) {
+    std::copy(raw, raw + 16, out->begin());
+    *v4 = false;
+    return true;
+  }
+  return false;
+}
+
+Status CheckKeys(const toml::table& table, std::string_view where,
+                 std::initializer_list<std::string_view> known) {
+  for (const auto& [key, value] : table) {
+    bool ok = false;
+    for (std::string_view k : known) ok |= key.str() == k;
+    if (!ok) {
+      return Status::InvalidArgument("unknown setting '" + std::string(key.str()) + "' in [" +
+                                     std::string(where) + "]");
+    }
+  }
+  return Status::OK();
+}
+
+template <class T>
+Status Get(const toml::table& t, std::string_view key, T* out) {
+  const toml::node* node = t.get(key);
+  if (!node) return Status::OK();
+  std::optional<T> v = node->value<T>();
+  if (!v) return Status::InvalidArgument("'" + std::string(key) + "' has the wrong type");
+  *out = *v;
+  return Status::OK();
+}
+
+Status GetStrings(const toml::table& t, std::string_view key, std::vector<std::string>* out,
+                  bool* present) {
+  *present = false;
+  const toml::node* node = t.get(key);
+  if (!node) return Status::OK();
+  const toml::array* array = node->as_array();
+  if (!array) return Status::InvalidArgument("'" + std::string(key) + "' must be a list of strings");
+  *present = true;
+  for (const toml::node& item : *array) {
+    std::optional<std::string> s = item.value<std::string>();
+    if (!s) return Status::InvalidArgument("'" + std::string(key) + "' must be a list of strings");
+    out->push_back(*s);
+  }
+  return Status::OK();
+}
+
+Status GetSubnets(const toml::table& t, std::string_view key, std::vector<Subnet>* out) {
+  std::vector<std::string> texts;
+  bool present;
+  SARING_RETURN_IF_ERROR(GetStrings(t, key, &texts, &present));
+  if (!present) return Status::OK();
+  out->clear();
+  for (const std::string& text : texts) {
+    Subnet s;
+    SARING_RETURN_IF_ERROR(ParseSubnet(text, &s));
+    out->push_back(s);
+  }
+  return Status::OK();
+}
+
+Status GetEndpoints(const toml::table& t, std::string_view key, std::uint16_t default_port,
+                    std::vector<Endpoint>* out) {
+  std::vector<std::string> texts;
+  bool present;
+  SARING_RETURN_IF_ERROR(GetStrings(t, key, &texts, &present));
+  if (!present) return Status::OK();
+  out->clear();
+  for (const std::string& text : texts) {
+    Endpoint e;
+    SARING_RETURN_IF_ERROR(ParseEndpoint(text, default_port, &e));
+    out->push_back(e);
+  }
+  return Status::OK();
+}
+
+Status ParseAddressInto(std::string_view text, bool want_v4, std::uint8_t* out) {
+  std::array<std::uint8_t, 16> mapped;
+  bool v4;
+  if (!ToMapped(text, &mapped, &v4) || v4 != want_v4) {
+    return Status::InvalidArgument("'" + std::string(text) + "' is not an IPv" +
+                                   (want_v4 ? "4" : "6") + " address");
+  }
+  if (want_v4) std::copy(mapped.begin() + 12, mapped.end(), out);
+  else std::copy(mapped.begin(), mapped.end(), out);
+  return Status::OK();
+}
+
+Status ParseBlockAnswer(const toml::table& t, std::string_view where, BlockAnswer* answer) {
+  std::string mode, v4, v6;
+  SARING_RETURN_IF_ERROR(Get(t, "mode", &mode));
+  if (!mode.empty() && !ParseBlockMode(mode, &answer->mode)) {
+    return Status::InvalidArgument("[" + std::string(where) + "] mode '" + mode +
+                                   "' is not nxdomain, nodata, sinkhole or cname");
+  }
+  SARING_RETURN_IF_ERROR(Get(t, "sinkhole_ipv4", &v4));
+  SARING_RETURN_IF_ERROR(Get(t, "sinkhole_ipv6", &v6));
+  if (!v4.empty()) SARING_RETURN_IF_ERROR(ParseAddressInto(v4, true, answer->sinkhole_v4.data()));
+  if (!v6.empty()) SARING_RETURN_IF_ERROR(ParseAddressInto(v6, false, answer->sinkhole_v6.data()));
+  return Get(t, "cname_target", &answer->cname_target);
+}
+
+Status Parse(const toml::table& root, ServerConfig* c) {
+  SARING_RETURN_IF_ERROR(CheckKeys(root, "top level", {"server", "upstream", "cache", "blocking", "zone", "log"}));
+  if (const toml::table* t = root["server"].as_table()) {
+    SARING_RETURN_IF_ERROR(
+        CheckKeys(*t, "server", {"dns_listen", "workers", "db", "rules", "allow_clients"}));
+    SARING_RETURN_IF_ERROR(GetEndpoints(*t, "dns_listen", 53, &c->dns_listen));
+    std::int64_t workers = c->workers;
+    SARING_RETURN_IF_ERROR(Get(*t, "workers", &workers));
+    if (workers < 0 || workers > 64) return Status::InvalidArgument("workers must be 0..64");
+    c->workers = static_cast<int>(workers);
+    SARING_RETURN_IF_ERROR(Get(*t, "db", &c->db_dir));
+    SARING_RETURN_IF_ERROR(Get(*t, "rules", &c->rules_dir));
+    SARING_RETURN_IF_ERROR(GetSubnets(*t, "allow_clients", &c->allow_clients));
+  }
+  if (const toml::table* t = root["upstream"].as_table()) {
+    SARING_RETURN_IF_ERROR(CheckKeys(*t, "upstream", {"servers", "timeout_ms", "query_timeout_ms"}));
+    SARING_RETURN_IF_ERROR(GetEndpoints(*t, "servers", 53, &c->upstreams));
+    std::int64_t a = c->upstream_timeout_ms, q = c->query_timeout_ms;
+    SARING_RETURN_IF_ERROR(Get(*t, "timeout_ms", &a));
+    SARING_RETURN_IF_ERROR(Get(*t, "query_timeout_ms", &q));
+    if (a < 10 || q < a || q > 60000) {
+      return Status::InvalidArgument("need 10 <= timeout_ms <= query_timeout_ms <= 60000");
+    }
+    c->upstream_timeout_ms = static_cast<int>(a);
+    c->query_timeout_ms = static_cast<int>(q);
+  }
+  if (const toml::table* t = root["cache"].as_table()) {
+    SARING_RETURN_IF_ERROR(CheckKeys(*t, "cache", {"size_mb", "serve_stale"}));
+    std::int64_t mb = static_cast<std::int64_t>(c->cache_bytes >> 20);
+    SARING_RETURN_IF_ERROR(Get(*t, "size_mb", &mb));
+    if (mb < 1 || mb > 65536) return Status::InvalidArgument("cache size_mb must be 1..65536");
+    c->cache_bytes = static_cast<std::size_t>(mb) << 20;
+    SARING_RETURN_IF_ERROR(Get(*t, "serve_stale", &c->serve_stale));
+  }
+  if (const toml::table* t = root["blocking"].as_table()) {
+    SARING_RETURN_IF_ERROR(CheckKeys(
+        *t, "blocking", {"mode", "sinkhole_ipv4", "sinkhole_ipv6", "cname_target", "ttl", "override"}));
+    SARING_RETURN_IF_ERROR(ParseBlockAnswer(*t, "blocking", &c->block));
+    std::int64_t ttl = c->block_ttl;
+    SARING_RETURN_IF_ERROR(Get(*t, "ttl", &ttl));
+    if (ttl < 0 || ttl > 86400) return Status::InvalidArgument("blocking ttl must be 0..86400");
+    c->block_ttl = static_cast<std::uint32_t>(ttl);
+    if (t->contains("override") && !(*t)["override"].as_array()) {
+      return Status::InvalidArgument("write overrides as [[blocking.override]] tables");
+    }
+    if (const toml::array* overrides = (*t)["override"].as_array()) {
+      for (const toml::node& node : *overrides) {
+        const toml::table* o = node.as_table();
+        if (!o) return Status::InvalidArgument("[[blocking.override]] must be tables");
+        SARING_RETURN_IF_ERROR(CheckKeys(*o, "blocking.override",
+                                         {"source", "category", "mode", "sinkhole_ipv4",
+                                          "sinkhole_ipv6", "cname_target"}));
+        BlockOverride bo;
+        bo.answer = c->block;
+        SARING_RETURN_IF_ERROR(Get(*o, "source", &bo.source));
+        SARING_RETURN_IF_ERROR(Get(*o, "category", &bo.category));
+        SARING_RETURN_IF_ERROR(ParseBlockAnswer(*o, "blocking.override", &bo.answer));
+        c->overrides.push_back(std::move(bo));
+      }
+    }
+  }
+  if (const toml::array* zones = root["zone"].as_array()) {
+    for (const toml::node& node : *zones) {
+      const toml::table* z = node.as_table();
+      if (!z) return Status::InvalidArgument("[[zone]] must be tables");
+      SARING_RETURN_IF_ERROR(CheckKeys(*z, "zone", {"name", "subnets"}));
+      ClientZone zone;
+      SARING_RETURN_IF_ERROR(Get(*z, "name", &zone.name));
+      if (zone.name.empty()) return Status::InvalidArgument("[[zone]] needs a name");
+      SARING_RETURN_IF_ERROR(GetSubnets(*z, "subnets", &zone.subnets));
+      c->zones.push_back(std::move(zone));
+    }
+  }
+  if (const toml::table* t = root["log"].as_table()) {
+    SARING_RETURN_IF_ERROR(CheckKeys(*t, "log", {"level", "query_log"}));
+    SARING_RETURN_IF_ERROR(Get(*t, "level", &c->log_level));
+    SARING_RETURN_IF_ERROR(Get(*t, "query_log", &c->query_log));
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+std::string Endpoint::ToString() const {
+  bool v6 = address.find(':') != std::string::npos;
+  return (v6 ? "[" + address + "]" : address) + ":" + std::to_string(port);
+}
+
+Status ParseEndpoint(std::string_view text, std::uint16_t default_port, Endpoint* out) {
+  std::string_view host = text, port;
+  if (!text.empty() && text.front() == '[') {
+    std::size_t close = text.find(']');
+    if (close == std::string_view::npos) return Status::InvalidArgument("bad address '" + std::string(text) + "'");
+    host = text.substr(1, close - 1);
+    std::string_view rest = text.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return Status::InvalidArgument("bad address '" + std::string(text) + "'");
+      port = rest.substr(1);
+    }
+  } else if (std::count(text.begin(), text.end(), ':') == 1) {
+    std::size_t colon = text.find(':');
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  std::array<std::uint8_t, 16> ip;
+  bool v4;
+  if (!ToMapped(host, &ip, &v4)) {
+    return Status::InvalidArgument("'" + std::string(text) + "' is not a numeric IP address[:port]");
+  }
+  out->address = host;
+  out->port = default_port;
+  if (!port.empty()) {
+    unsigned value = 0;
+    auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+    if (ec != std::errc() || ptr != port.data() + port.size() || value == 0 || value > 65535) {
+      return Status::InvalidArgument("bad port in '" + std::string(text) + "'");
+    }
+    out->port = static_cast<std::uint16_t>(value);
+  }
+  return Status::OK();
+}
+
+bool Subnet::Contains(const std::array<std::uint8_t, 16>& ip) const {
+  int bits = prefix;
+  for (int i = 0; i < 16 && bits > 0; ++i, bits -= 8) {
+    std::uint8_t mask = bits >= 8 ? 0xff : static_cast<std::uint8_t>(0xff << (8 - bits));
+    if ((ip[i] & mask) != (address[i] & mask)) return false;
+  }
+  return true;
+}
+
+Status ParseSubnet(std::string_view text, Subnet* out) {
+  std::size_t slash = text.find('/');
+  std::string_view host = text.substr(0, slash);
+  bool v4;
+  if (!ToMapped(host, &out->address, &v4)) {
+    return Status::InvalidArgument("'" + std::string(text) + "' is not a subnet like 10.0.0.0/8");
+  }
+  unsigned prefix = v4 ? 32 : 128;
+  if (slash != std::string_view::npos) {
+    std::string_view p = text.substr(slash + 1);
+    auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), prefix);
+    if (ec != std::errc() || ptr != p.data() + p.size() || prefix > (v4 ? 32u : 128u)) {
+      return Status::InvalidArgument("bad prefix length in '" + std::string(text) + "'");
+    }
+  }
+  out->prefix = static_cast<std::uint8_t>(v4 ? prefix + 96 : prefix);
+  return Status::OK();
+}
+
+bool ParseBlockMode(std::string_view text, BlockMode* mode) {
+  if (text == "nxdomain") *mode = BlockMode::kNxDomain;
+  else if (text == "nodata") *mode = BlockMode::kNoData;
+  else if (text == "sinkhole") *mode = BlockMode::kSinkhole;
+  else if (text == "cname") *mode = BlockMode::kCname;
+  else return false;
+  return true;
+}
+
+Status LoadServerConfig(const std::string& path, ServerConfig* config) {
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    return Status::InvalidArgument(path + ":" + std::to_string(where.line) + ":" +
+                                   std::to_string(where.column) + ": " +
+                                   std::string(e.description()));
+  }
+  config->source_path = path;
+  return Parse(root, config).WithContext(path);
+}
+
+Status FinishServerConfig(ServerConfig* c) {
+  if (c->dns_listen.empty()) c->dns_listen.push_back({"127.0.0.1", 5353});
+  if (c->allow_clients.empty()) {
+    for (const char* s : {"127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12",
+                          "192.168.0.0/16", "100.64.0.0/10", "fc00::/7", "fe80::/10"}) {
+      Subnet subnet;
+      ParseSubnet(s, &subnet);
+      c->allow_clients.push_back(subnet);
+    }
+  }
+  if (c->upstreams.empty()) {
+    std::ifstream in("/etc/resolv.conf");
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("nameserver", 0) != 0) continue;
+      std::string address = line.substr(10);
+      address.erase(0, address.find_first_not_of(" \t"));
+      address.erase(address.find_last_not_of(" \t\r") + 1);
+      Endpoint e;
+      if (ParseEndpoint(address.find(':') != std::string::npos ? "[" + address + "]" : address, 53, &e).ok()) {
+        c->upstreams.push_back(e);
+      }
+    }
+    if (c->upstreams.empty()) {
+      return Status::InvalidArgument("no [upstream] servers and none in /etc/resolv.conf");
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace saring
