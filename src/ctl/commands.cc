@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "match/domain_index.h"
+#include "saring/dns_server.h"
 #include "saring/engine.h"
 #include "saring/store.h"
 #include "saring/name.h"
@@ -317,6 +318,19 @@ int CmdRulesList(Invocation& ctx, const std::string& source, std::size_t limit, 
   return 0;
 }
 
+json DnsCountersJson(const DnsCounters& c) {
+  json zones = json::array();
+  for (const DnsCounters::Zone& z : c.zones) {
+    zones.push_back({{"name", z.name}, {"queries", z.queries}, {"blocked", z.blocked}});
+  }
+  return {{"queries", c.queries},       {"blocked", c.blocked},
+          {"allowed", c.allowed},       {"forwarded", c.forwarded},
+          {"cache_hits", c.cache_hits}, {"stale_answers", c.stale_answers},
+          {"servfail", c.servfail},     {"refused", c.refused},
+          {"formerr", c.formerr},       {"dropped", c.dropped},
+          {"cname_blocked", c.cname_blocked}, {"zones", zones}};
+}
+
 int CmdStats(Invocation& ctx, bool json_out) {
   EngineRef engine;
   Status st = OpenEngine(ctx, false, &engine);
@@ -341,6 +355,7 @@ int CmdStats(Invocation& ctx, bool json_out) {
       js.push_back(one);
     }
     j["sources"] = js;
+    if (ctx.dns) j["dns"] = DnsCountersJson(ctx.dns->counters());
     ctx.out << j.dump(2) << "\n";
     return 0;
   }
@@ -357,6 +372,16 @@ int CmdStats(Invocation& ctx, bool json_out) {
                   static_cast<unsigned long long>(src.patterns),
                   static_cast<unsigned long long>(src.urls), FormatTime(src.updated_at).c_str());
     ctx.out << line;
+  }
+  if (ctx.dns) {
+    DnsCounters c = ctx.dns->counters();
+    ctx.out << "dns: " << c.queries << " queries, " << c.blocked << " blocked (" << c.cname_blocked
+            << " by CNAME), " << c.forwarded << " forwarded, " << c.cache_hits << " from cache, "
+            << c.stale_answers << " stale, " << c.servfail << " SERVFAIL, " << c.refused
+            << " refused, " << c.formerr << " malformed, " << c.dropped << " dropped\n";
+    for (const DnsCounters::Zone& z : c.zones) {
+      ctx.out << "  zone " << z.name << ": " << z.queries << " queries, " << z.blocked << " blocked\n";
+    }
   }
   return 0;
 }

@@ -10,6 +10,7 @@
 #include <vector>
 
 namespace saring {
+class DnsServer;
 class Engine;
 }
 
@@ -25,6 +26,7 @@ struct Invocation {
   std::ostream& out;
   std::ostream& err;
   Engine* running = nullptr;  // saringd's engine: the command uses it instead of opening --db
+  const DnsServer* dns = nullptr;  // saringd's DNS server: `stats` adds its counters
 };
 
 // Exit statuses: 0 done, 1 refused or failed, 2 bad command line.

@@ -21,6 +21,8 @@
 #include <deque>
 #include <random>
 
+#include <spdlog/spdlog.h>
+
 #include "dns/answer_cache.h"
 #include "dns/upstreams.h"
 #include "dns/wire.h"
@@ -65,6 +67,17 @@ std::array<std::uint8_t, 16> ClientBytes(const tcp::endpoint& ep) {
   sockaddr_storage ss{};
   std::memcpy(&ss, ep.data(), std::min<std::size_t>(ep.size(), sizeof ss));
   return ClientBytes(ss);
+}
+
+// The detailed query log, only when an investigation switches it on
+// ([log] query_log): it names the client, so it is off by default, and it
+// allocates (this is the one per-query allocation, and only then).
+void LogQuery(const std::array<std::uint8_t, 16>& client, const Query& q, const Verdict& v) {
+  asio::ip::address_v6 v6(client);
+  std::string who = v6.is_v4_mapped() ? asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_string()
+                                      : v6.to_string();
+  spdlog::info("query {} {} type {} {} {} {} {}", who, q.name.view(), q.qtype, ToString(v.decision),
+               v.rule, v.source, v.category);
 }
 
 struct Counters {
@@ -551,6 +564,7 @@ std::size_t Worker::Rep::Answer(const Policy& p, std::span<const std::uint8_t> p
     local = snapshots.Get()->CheckName(q.name.view());
     verdict = &local;
   }
+  if (p.query_log) LogQuery(client, q, *verdict);
   if (verdict->blocked()) {
     Counters::Bump(counters.blocked);
     counters.zone_blocked[zone].fetch_add(1, std::memory_order_relaxed);

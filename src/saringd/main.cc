@@ -90,6 +90,12 @@ int Run(int argc, char** argv) {
     spdlog::error("saringd: {}", st.ToString());
     return 1;
   }
+  std::unique_ptr<DnsServer> dns;
+  st = DnsServer::Start(config, &engine->publisher(), &dns);
+  if (!st.ok()) {
+    spdlog::error("saringd: {}", st.ToString());
+    return 1;
+  }
   // saringctl talks to the running saringd here, since it owns the store.
   std::unique_ptr<ctl::ControlServer> control;
   st = ctl::ControlServer::Start(
@@ -97,7 +103,8 @@ int Run(int argc, char** argv) {
       [&](const ctl::ControlRequest& request) {
         std::istringstream in(request.input);
         std::ostringstream out, err;
-        ctl::Invocation ctx{config.db_dir, config.rules_dir, "", request.cwd, in, out, err, engine.get()};
+        ctl::Invocation ctx{config.db_dir, config.rules_dir, "", request.cwd, in, out, err, engine.get(),
+                            dns.get()};
         ctl::ControlResponse response;
         response.exit_status = ctl::RunCommand(request.args, ctx);
         std::string command;
@@ -108,12 +115,6 @@ int Run(int argc, char** argv) {
         return response;
       },
       &control);
-  if (!st.ok()) {
-    spdlog::error("saringd: {}", st.ToString());
-    return 1;
-  }
-  std::unique_ptr<DnsServer> dns;
-  st = DnsServer::Start(config, &engine->publisher(), &dns);
   if (!st.ok()) {
     spdlog::error("saringd: {}", st.ToString());
     return 1;

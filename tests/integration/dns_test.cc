@@ -12,6 +12,8 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <iterator>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -521,6 +523,96 @@ TEST_F(DnsTest, NoQueryIsLostWhileALargeListIsReimported) {
   ASSERT_TRUE(std::regex_search(log, m, std::regex("Queries lost:\\s+(\\d+)"))) << log;
   EXPECT_EQ(m[1], "0") << log;
   ctl({"import", "--source", "perf", "--force", "-"});  // leave the suite's store small
+}
+
+TEST_F(DnsTest, StaleAnswersWhenTheUpstreamIsGone) {
+  ChildProcess upstream;
+  int up_port = FreePort();
+  std::string dir = dir_->Sub("stale-unbound");
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/unbound.conf")
+      << "server:\n  interface: 127.0.0.1\n  port: " << up_port
+      << "\n  do-daemonize: no\n  use-syslog: no\n  logfile: \"\"\n  username: \"\"\n  chroot: \"\"\n"
+         "  directory: \"" << dir << "\"\n  pidfile: \"\"\n  verbosity: 1\n"
+         "  access-control: 127.0.0.0/8 allow\n  local-zone: \"short.test.\" static\n"
+         "  local-data: \"www.short.test. 1 IN A 192.0.2.77\"\n"
+         "remote-control:\n  control-enable: no\n";
+  ASSERT_TRUE(upstream.Start({"/usr/sbin/unbound", "-d", "-c", dir + "/unbound.conf"}, dir + "/log"));
+  ASSERT_TRUE(upstream.WaitForLog("start of service", 10s)) << upstream.Log();
+  ChildProcess server;
+  int port = FreePort();
+  StartSaringd("stale", port, up_port, "", &server);
+  ASSERT_EQ(Query(port, "www.short.test").status, "NOERROR");
+  upstream.Stop();
+  std::this_thread::sleep_for(2100ms);  // the 1 s TTL has run out
+  Dig d = Query(port, "www.short.test");
+  EXPECT_EQ(d.status, "NOERROR") << d.raw;
+  ASSERT_EQ(d.answers.size(), 1u) << d.raw;
+  EXPECT_NE(d.answers[0].find(" 30 IN A 192.0.2.77"), std::string::npos) << d.answers[0];
+  // A name never seen before has nothing stale to give.
+  EXPECT_EQ(Query(port, "other.short.test").status, "SERVFAIL");
+}
+
+TEST_F(DnsTest, SighupReloadsTheBlockingAnswerAndABadFileIsRefused) {
+  ChildProcess p;
+  int port = FreePort();
+  StartSaringd("reload", port, upstream_port_, "", &p);
+  EXPECT_EQ(Query(port, "slot88.com").status, "NXDOMAIN");
+  std::string config = dir_->Sub("reload") + "/saringd.toml";
+  std::string text;
+  {
+    std::ifstream in(config);
+    text.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  std::ofstream(config) << text << "[blocking]\nmode = \"sinkhole\"\nsinkhole_ipv4 = \"192.0.2.99\"\n";
+  p.Signal(SIGHUP);
+  ASSERT_TRUE(p.WaitForLog("configuration reloaded", 5s)) << p.Log();
+  Dig d = Query(port, "slot88.com");
+  ASSERT_EQ(d.answers.size(), 1u) << d.raw;
+  EXPECT_NE(d.answers[0].find("192.0.2.99"), std::string::npos);
+
+  std::ofstream(config) << text << "[blocking]\nmode = \"bogus\"\n";
+  p.Signal(SIGHUP);
+  ASSERT_TRUE(p.WaitForLog("reload refused", 5s)) << p.Log();
+  EXPECT_NE(Query(port, "slot88.com").raw.find("192.0.2.99"), std::string::npos);  // unchanged
+  EXPECT_TRUE(p.Running());
+}
+
+TEST_F(DnsTest, ServesIpv6AndCountsPerZone) {
+  ChildProcess p;
+  int port = FreePort();
+  std::string base = dir_->Sub("v6");
+  std::filesystem::create_directories(base);
+  std::ofstream(base + "/saringd.toml")
+      << "[server]\ndb = \"" << base << "/db\"\nrules = \"" << dir_->Sub("rules")
+      << "\"\ndns_listen = [\"127.0.0.1:" << port << "\", \"[::1]:" << port << "\"]\n"
+      << "[upstream]\nservers = [\"127.0.0.1:" << upstream_port_ << "\"]\n"
+      << "[[zone]]\nname = \"loopback-v4\"\nsubnets = [\"127.0.0.0/8\"]\n"
+      << "[log]\nquery_log = true\n";
+  ASSERT_TRUE(p.Start({std::string(SARING_BIN_DIR) + "/saringd", "--config", base + "/saringd.toml"},
+                      base + "/log"));
+  ASSERT_TRUE(p.WaitForLog("ready", 20s)) << p.Log();
+  auto v6 = RunProgram({"/usr/bin/dig", "@::1", "-p", std::to_string(port), "slot88.com", "+tries=1",
+                        "+time=3"},
+                       "", scratch());
+  EXPECT_EQ(ParseDig(v6.out).status, "NXDOMAIN") << v6.out << v6.err;
+  EXPECT_EQ(Query(port, "www.example.test").status, "NOERROR");
+  EXPECT_EQ(Query(port, "www.slot88.com").status, "NXDOMAIN");
+  auto stats = RunProgram({std::string(SARING_BIN_DIR) + "/saringctl", "--db", base + "/db", "stats", "--json"},
+                          "", scratch());
+  ASSERT_EQ(stats.status, 0) << stats.err;
+  nlohmann::json j = nlohmann::json::parse(stats.out);
+  EXPECT_EQ(j["dns"]["queries"], 3);
+  EXPECT_EQ(j["dns"]["blocked"], 2);
+  ASSERT_EQ(j["dns"]["zones"].size(), 2u);
+  EXPECT_EQ(j["dns"]["zones"][0]["name"], "loopback-v4");
+  EXPECT_EQ(j["dns"]["zones"][0]["queries"], 2);
+  EXPECT_EQ(j["dns"]["zones"][1]["name"], "other");
+  EXPECT_EQ(j["dns"]["zones"][1]["blocked"], 1);  // ::1
+  // The query log names clients only because it was switched on here.
+  EXPECT_NE(p.Log().find("query ::1 slot88.com"), std::string::npos) << p.Log();
+  EXPECT_NE(p.Log().find("query 127.0.0.1 www.slot88.com type 1 block slot88.com feed gambling"),
+            std::string::npos) << p.Log();
 }
 
 }  // namespace
