@@ -14,7 +14,8 @@
 //     rate, whatever the server does, until S seconds pass or SIGINT/SIGTERM,
 //     then waits timeout for the last answers. Prints one line of key=value:
 //     sent, answered (within the timeout), lost, rcode counts, latency
-//     percentiles of the answered queries (microseconds, send to receive), and
+//     percentiles of the answered queries (microseconds, send to receive; also
+//     apart for NOERROR and NXDOMAIN answers), and
 //     the longest run of unanswered queries (gap_ms: from the first unanswered
 //     query's send to the next answered one's; gap_start_ns/gap_end_ns on
 //     CLOCK_REALTIME, to line it up with a reload).
@@ -259,7 +260,7 @@ int Stream(const Args& a) {
   receiver.join();
 
   std::int64_t answered = 0, counts[16] = {};
-  std::vector<std::int64_t> lat;
+  std::vector<std::int64_t> lat, lat_noerror, lat_nxdomain;
   lat.reserve(seq);
   std::int64_t gap_best = 0, gap_start = -1, gap_end = -1, runs = 0;
   std::int64_t run_first = -1;
@@ -269,6 +270,8 @@ int Stream(const Args& a) {
       ++answered;
       ++counts[rcode[i]];
       lat.push_back(r - sent_ns[i].load());
+      if (rcode[i] == 0) lat_noerror.push_back(lat.back());
+      if (rcode[i] == 3) lat_nxdomain.push_back(lat.back());
       if (run_first >= 0) {
         std::int64_t g = sent_ns[i].load() - sent_ns[run_first].load();
         if (g > gap_best) gap_best = g, gap_start = run_first, gap_end = i;
@@ -284,18 +287,22 @@ int Stream(const Args& a) {
     if (g > gap_best) gap_best = g, gap_start = run_first, gap_end = -1;
   }
   std::sort(lat.begin(), lat.end());
-  auto pct = [&](double p) -> double {
-    if (lat.empty()) return 0;
-    std::size_t i = static_cast<std::size_t>(p * (lat.size() - 1) + 0.5);
-    return lat[i] / 1000.0;
+  std::sort(lat_noerror.begin(), lat_noerror.end());
+  std::sort(lat_nxdomain.begin(), lat_nxdomain.end());
+  auto pct_of = [](const std::vector<std::int64_t>& v, double p) -> double {
+    if (v.empty()) return 0;
+    std::size_t i = static_cast<std::size_t>(p * (v.size() - 1) + 0.5);
+    return v[i] / 1000.0;
   };
+  auto pct = [&](double p) { return pct_of(lat, p); };
   auto to_real = [&](std::int64_t mono) { return mono - start + start_real; };
   double secs = (stop_mono - start) / 1e9;
   std::printf(
       "sent=%lld answered=%lld lost=%lld late=%lld unmatched=%lld send_errors=%lld "
       "seconds=%.3f rate=%.0f noerror=%lld nxdomain=%lld servfail=%lld refused=%lld "
       "other_rcode=%lld p50_us=%.1f p90_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f "
-      "unanswered_runs=%lld gap_ms=%.1f gap_start_ns=%lld gap_end_ns=%lld start_ns=%lld\n",
+      "unanswered_runs=%lld gap_ms=%.1f gap_start_ns=%lld gap_end_ns=%lld start_ns=%lld "
+      "p50_noerror_us=%.1f p99_noerror_us=%.1f p50_nxdomain_us=%.1f p99_nxdomain_us=%.1f\n",
       (long long)seq, (long long)answered, (long long)(seq - answered), (long long)late,
       (long long)unmatched, (long long)send_errors, secs, seq / secs, (long long)counts[0],
       (long long)counts[3], (long long)counts[2], (long long)counts[5],
@@ -304,7 +311,8 @@ int Stream(const Args& a) {
       gap_best / 1e6, gap_start < 0 ? 0LL : (long long)to_real(sent_ns[gap_start].load()),
       gap_start < 0 ? 0LL
                     : (long long)(gap_end < 0 ? to_real(stop_mono) : to_real(sent_ns[gap_end].load())),
-      (long long)start_real);
+      (long long)start_real, pct_of(lat_noerror, 0.5), pct_of(lat_noerror, 0.99),
+      pct_of(lat_nxdomain, 0.5), pct_of(lat_nxdomain, 0.99));
   for (int fd : fds) close(fd);
   return 0;
 }

@@ -174,12 +174,12 @@ class DnsTest : public ::testing::Test {
 
   // Starts saringd with its own store `name` under the suite's folder.
   static void StartSaringd(const std::string& name, int port, int upstream, const std::string& extra,
-                           ChildProcess* process) {
+                           ChildProcess* process, int workers = 2) {
     std::string base = dir_->Sub(name);
     std::filesystem::create_directories(base);
     std::ofstream(base + "/saringd.toml")
         << "[server]\ndb = \"" << base << "/db\"\nrules = \"" << dir_->Sub("rules")
-        << "\"\nworkers = 2\n[upstream]\ntimeout_ms = 400\nquery_timeout_ms = 1200\n"
+        << "\"\nworkers = " << workers << "\n[upstream]\ntimeout_ms = 400\nquery_timeout_ms = 1200\n"
         << extra;
     ASSERT_TRUE(process->Start({std::string(SARING_BIN_DIR) + "/saringd", "--config",
                                 base + "/saringd.toml", "--dns-listen",
@@ -541,7 +541,9 @@ TEST_F(DnsTest, StaleAnswersWhenTheUpstreamIsGone) {
   ASSERT_TRUE(upstream.WaitForLog("start of service", 10s)) << upstream.Log();
   ChildProcess server;
   int port = FreePort();
-  StartSaringd("stale", port, up_port, "", &server);
+  // One worker: each worker keeps its own cache, and this test needs the
+  // second query to reach the cache the first one filled.
+  StartSaringd("stale", port, up_port, "", &server, /*workers=*/1);
   ASSERT_EQ(Query(port, "www.short.test").status, "NOERROR");
   upstream.Stop();
   std::this_thread::sleep_for(2100ms);  // the 1 s TTL has run out
