@@ -114,6 +114,10 @@ vmhwm() { awk '/^VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 vmrss() { awk '/^VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # utime + stime of all threads
 hz=$(getconf CLK_TCK)
+busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8; exit}' /proc/stat; }  # all CPUs, no idle/iowait/steal
+steal_ticks() { awk '/^cpu / {print $9; exit}' /proc/stat; }
+rcvbuf_errors() { awk '/^Udp:/ {if (!h) {for (i = 2; i <= NF; i++) c[$i] = i; h = 1} else {print $c["RcvbufErrors"]; exit}}' /proc/net/snmp; }
+sock_drops() { ss -Huanm "sport = :$1" | sed -n 's/.*,d\([0-9]*\)).*/\1/p' | awk '{n += $1} END {print n + 0}'; }  # the server's sockets
 
 # ---------------------------------------------------------------- data
 data=$build/bench-data
@@ -289,7 +293,7 @@ log "all servers answer as expected"
 dnsperf_run() {  # server seconds outfile [extra args]
   local s=$1 secs=$2 f=$3
   shift 3
-  timeout $((secs + 30)) dnsperf -s 127.0.0.1 -p "${port[$s]}" -d "$tmp/queries.txt" -l "$secs" -c 4 -Q 400000 "$@" > "$f" 2>&1
+  /usr/bin/time -f "%U %S" -o "$f.cpu" timeout $((secs + 30)) dnsperf -s 127.0.0.1 -p "${port[$s]}" -d "$tmp/queries.txt" -l "$secs" -c 4 -Q 400000 "$@" > "$f" 2>&1
 }
 dp_field() {  # file field -> value
   case $2 in
@@ -307,22 +311,28 @@ for s in "${servers[@]}"; do
   dnsperf_run "$s" "$WARMUP" "$tmp/runs/warmup-$s.txt"
 done
 results=$tmp/rounds.tsv
-echo -e "round\tserver\tqps\tlost\tavg_us\tsd_us\tcpu_us_per_q\tp50_us\tp99_us\tp999_us\tsample_lost" > "$results"
+echo -e "round\tserver\tqps\tlost\tavg_us\tsd_us\tcpu_us_per_q\tp50_us\tp99_us\tp999_us\tsample_lost\tserver_cores\tdnsperf_cores\tother_cores\tsteal_cores\tsock_drops" > "$results"
 for r in $(seq "$ROUNDS"); do
   order=("${servers[@]}")
   if (( r % 2 == 0 )); then order=(); for ((i = ${#servers[@]} - 1; i >= 0; i--)); do order+=("${servers[$i]}"); done; fi
   for s in "${order[@]}"; do
     f=$tmp/runs/r$r-$s.txt
-    c0=$(cpu_ticks "${pid[$s]}")
+    c0=$(cpu_ticks "${pid[$s]}") b0=$(busy_ticks) st0=$(steal_ticks) d0=$(sock_drops "${port[$s]}")
     dnsperf_run "$s" "$DURATION" "$f"
-    c1=$(cpu_ticks "${pid[$s]}")
+    c1=$(cpu_ticks "${pid[$s]}") b1=$(busy_ticks) st1=$(steal_ticks) d1=$(sock_drops "${port[$s]}")
+    # Cores used during the run: the server, dnsperf, everything else (other sessions, kernel
+    # threads), and stolen by the hypervisor.
+    cores=$(awk -v c0="$c0" -v c1="$c1" -v b0="$b0" -v b1="$b1" -v s0="$st0" -v s1="$st1" -v hz="$hz" \
+      -v secs="$(awk '/Run time/ {print $4}' "$f")" -v dp="$(awk '{print $1 + $2}' "$f.cpu")" \
+      'BEGIN {srv = (c1 - c0) / hz; all = (b1 - b0) / hz
+              printf "%.2f\t%.2f\t%.2f\t%.2f", srv / secs, dp / secs, (all - srv - dp) / secs, (s1 - s0) / hz / secs}')
     lat=$("$bin/dns_probe" stream --port "${port[$s]}" --queries "$tmp/queries.txt" --rate "$LAT_RATE" --duration "$LAT_SECONDS")
     echo "$lat" > "$tmp/runs/r$r-$s-latency.txt"
     cpu=$(awk -v a="$c0" -v b="$c1" -v hz="$hz" -v n="$(dp_field "$f" completed)" 'BEGIN {printf "%.2f", (b - a) / hz * 1e6 / n}')
     row="$r\t$s\t$(dp_field "$f" qps)\t$(dp_field "$f" lost)\t$(dp_field "$f" avg)\t$(dp_field "$f" sd)\t$cpu"
-    row="$row\t$(echo "$lat" | kv p50_us)\t$(echo "$lat" | kv p99_us)\t$(echo "$lat" | kv p999_us)\t$(echo "$lat" | kv lost)"
+    row="$row\t$(echo "$lat" | kv p50_us)\t$(echo "$lat" | kv p99_us)\t$(echo "$lat" | kv p999_us)\t$(echo "$lat" | kv lost)\t$cores\t$((d1 - d0))"
     echo -e "$row" >> "$results"
-    log "round $r $s: $(dp_field "$f" qps) qps, lost $(dp_field "$f" lost), p50/p99 $(echo "$lat" | kv p50_us)/$(echo "$lat" | kv p99_us) us"
+    log "round $r $s: $(dp_field "$f" qps) qps, lost $(dp_field "$f" lost), p50/p99 $(echo "$lat" | kv p50_us)/$(echo "$lat" | kv p99_us) us, cores server/dnsperf/other/steal $(echo "$cores" | tr '\t' /)"
   done
 done
 declare -A hwm=() rss=()
@@ -351,7 +361,8 @@ reload_test() {
   local pr=$!
   helpers+=("$pr")
   sleep 3
-  local t0 wp=""
+  local t0 wp="" dr0 ur0
+  dr0=$(sock_drops "${port[$s]}") ur0=$(rcvbuf_errors)
   t0=$(now_ns)
   if [[ -n $newname ]]; then
     "$bin/dns_probe" wait --port "${port[$s]}" --name "$newname" --rcode 3 --since-ns "$t0" \
@@ -370,6 +381,7 @@ reload_test() {
   wait "$dp" || true
   wait "$pr" || true
   helpers=()
+  echo "$(( $(sock_drops "${port[$s]}") - dr0 )) $(( $(rcvbuf_errors) - ur0 ))" > "$d/reload-$s-drops.txt"
   echo "$t0" > "$d/reload-$s-t0.txt"
 }
 reload_saring() { timeout 600 "$bin/saringctl" --db "$db" import --source trustpositif --force "$tmp/list2.txt"; }
@@ -399,15 +411,16 @@ reload_row() {  # server
   newt=$(cat "$d/reload-$s-newname.txt" 2>/dev/null || echo "–")
   local gap_at="–"
   [[ $gs != 0 ]] && gap_at=$(awk -v a="$gs" -v b="$ge" -v t="$t0" 'BEGIN {printf "%.1f..%.1f s", (a - t) / 1e9, (b - t) / 1e9}')
-  local zero_secs
+  local zero_secs drops
   zero_secs=$(awk -v r="$RELOAD_RATE" '/^[0-9]+\.[0-9]+: / {if ($2 < r / 2) n++} END {print n + 0}' "$d/reload-$s-dnsperf.txt")
-  printf '| %s | %s | %s s | %s | %s / %s | %s | %s / %s (%s) | %s ms, at %s | %s |\n' \
+  drops=$(awk '{printf "%s / %s", $1, $2}' "$d/reload-$s-drops.txt")
+  printf '| %s | %s s | %s s | %s | %s / %s | %s | %s / %s (%s) | %s ms, at %s | %s | %s |\n' \
     "$s" "$(awk '{printf "%.1f", $1 / 1000}' "$d/reload-$s-action-ms.txt")" "$newt" \
     "$(dp_field "$d/reload-$s-dnsperf.txt" qps | awk '{printf "%.0f", $1}')" \
     "$(dp_field "$d/reload-$s-dnsperf.txt" lost)" "$(dp_field "$d/reload-$s-dnsperf.txt" sent)" "$zero_secs" \
     "$(echo "$p" | kv lost)" "$(echo "$p" | kv sent)" "$(echo "$p" | kv unanswered_runs) runs" \
     "$(echo "$p" | kv gap_ms)" "$gap_at" \
-    "$(echo "$p" | kv p99_us)"
+    "$(echo "$p" | kv p99_us)" "$drops"
 }
 
 machine="$(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(free -g | awk '/^Mem:/ {print $2}') GiB, kernel $(uname -r)"
@@ -422,18 +435,18 @@ out "Machine: $machine; load average before the run: $(cut -d' ' -f1-3 /proc/loa
 out "Settings: ROUNDS=$ROUNDS DURATION=${DURATION}s WARMUP=${WARMUP}s LAT_RATE=$LAT_RATE LAT_SECONDS=$LAT_SECONDS RELOAD_RATE=$RELOAD_RATE BUNDLED_RULES=$BUNDLED_RULES."
 out "saringctl import of the 5M list before the first start: $import_secs s, saringctl peak RSS $import_hwm MiB."
 out ""
-out "| server | QPS (median of $ROUNDS) | QPS per round | lost | dnsperf avg ± sd (µs) | server CPU µs/answer | p50 / p99 / p99.9 at $LAT_RATE qps (µs) | peak RSS (VmHWM) | first NXDOMAIN after start |"
-out "|---|---:|---|---:|---|---:|---|---:|---|"
+out "| server | QPS (median of $ROUNDS) | QPS per round | lost | dnsperf avg ± sd (µs) | server CPU µs/answer | cores: server / dnsperf / other / steal | p50 / p99 / p99.9 at $LAT_RATE qps (µs) | peak RSS (VmHWM) | first NXDOMAIN after start |"
+out "|---|---:|---|---:|---|---:|---|---|---:|---|"
 for s in "${servers[@]}"; do
   per_round=$(awk -F'\t' -v s="$s" 'NR > 1 && $2 == s {printf "%s%.0f", (n++ ? ", " : ""), $3}' "$results")
-  lost=$(awk -F'\t' -v s="$s" 'NR > 1 && $2 == s {n += $4} END {print n + 0}' "$results")
+  lost=$(awk -F'\t' -v s="$s" 'NR > 1 && $2 == s {n += $4; d += $16} END {print n + 0 " (socket drops " d + 0 ")"}' "$results")
   case $s in
     saring) st="$start_saring s (median of 3: ${saring_starts[*]}); own log: ready in $ready_saring s" ;;
     unbound_list) st="$start_unbound_list s" ;;
     unbound_nolist) st="$start_unbound_nolist s (first answer)" ;;
     responder) st="$start_responder s" ;;
   esac
-  out "| $s | $(printf '%.0f' "${qps[$s]}") | $per_round | $lost | $(f2 "$(col "$s" 5)") ± $(f2 "$(col "$s" 6)") | $(col "$s" 7) | $(col "$s" 8) / $(col "$s" 9) / $(col "$s" 10) | ${hwm[$s]} MiB | $st |"
+  out "| $s | $(printf '%.0f' "${qps[$s]}") | $per_round | $lost | $(f2 "$(col "$s" 5)") ± $(f2 "$(col "$s" 6)") | $(col "$s" 7) | $(col "$s" 12) / $(col "$s" 13) / $(col "$s" 14) / $(col "$s" 15) | $(col "$s" 8) / $(col "$s" 9) / $(col "$s" 10) | ${hwm[$s]} MiB | $st |"
 done
 out ""
 out "Upstream Unbound of saringd (1 thread, local-data only): VmHWM ${hwm[upstream]} MiB."
@@ -445,8 +458,8 @@ out "Ratios of the medians (per-round range in brackets): saring / unbound_list 
 out ""
 out "Full reload under load (dnsperf -Q $RELOAD_RATE -q 2000 -t 1 -S 1; dns_probe stream at 2000 qps open loop, 1 s timeout):"
 out ""
-out "| server | reload command took | new list served after | dnsperf QPS | dnsperf lost / sent (seconds under half rate) | probe lost / sent (runs) | longest unanswered stretch | probe p99 (µs) |"
-out "|---|---:|---:|---:|---|---|---|---:|"
+out "| server | reload command returned after | new list served after | dnsperf QPS | dnsperf lost / sent | dnsperf seconds under half rate | probe lost / sent (unanswered runs) | longest unanswered stretch (from the reload command) | probe p99 (µs) | drops: server sockets / all UDP rcvbuf |"
+out "|---|---:|---:|---:|---|---:|---|---|---:|---|"
 out "$(reload_row saring)"
 out "$(reload_row unbound_list)"
 out "$(reload_row unbound_nolist)"

@@ -522,6 +522,7 @@ TEST_F(DnsTest, NoQueryIsLostWhileALargeListIsReimported) {
   EXPECT_GT(std::stoi(m[1]), 10000) << log;
   ASSERT_TRUE(std::regex_search(log, m, std::regex("Queries lost:\\s+(\\d+)"))) << log;
   EXPECT_EQ(m[1], "0") << log;
+  EXPECT_EQ(log.find("SERVFAIL"), std::string::npos) << log;  // and none failed
   ctl({"import", "--source", "perf", "--force", "-"});  // leave the suite's store small
 }
 
@@ -615,6 +616,31 @@ TEST_F(DnsTest, ServesIpv6AndCountsPerZone) {
   EXPECT_NE(p.Log().find("query ::1 slot88.com"), std::string::npos) << p.Log();
   EXPECT_NE(p.Log().find("query 127.0.0.1 www.slot88.com type 1 block slot88.com feed gambling"),
             std::string::npos) << p.Log();
+}
+
+TEST_F(DnsTest, FailsOverFromADeadUpstream) {
+  ChildProcess p;
+  int port = FreePort();
+  std::string base = dir_->Sub("failover");
+  std::filesystem::create_directories(base);
+  std::ofstream(base + "/saringd.toml")
+      << "[server]\ndb = \"" << base << "/db\"\nrules = \"" << dir_->Sub("rules") << "\"\nworkers = 1\n"
+      << "[upstream]\nservers = [\"127.0.0.1:" << FreePort() << "\", \"127.0.0.1:" << upstream_port_
+      << "\"]\ntimeout_ms = 300\nquery_timeout_ms = 2000\n";
+  ASSERT_TRUE(p.Start({std::string(SARING_BIN_DIR) + "/saringd", "--config", base + "/saringd.toml",
+                       "--dns-listen", "127.0.0.1:" + std::to_string(port)},
+                      base + "/log"));
+  ASSERT_TRUE(p.WaitForLog("ready", 20s)) << p.Log();
+  // Whichever upstream a query tries first, it is answered; after a few
+  // timeouts the dead one is set aside and answers come at once.
+  for (const char* name : {"www.example.test", "ok.example.test", "example.test", "allowed.slot88.com"}) {
+    EXPECT_EQ(Query(port, name).status, "NOERROR") << name;
+  }
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(Query(port, "n" + std::to_string(i) + ".example.test").status, "NXDOMAIN");
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1500ms);
 }
 
 }  // namespace
