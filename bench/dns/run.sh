@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/dns/run.sh: saringd against Unbound and a trivial UDP responder, over loopback only.
 #
-#   bench/dns/run.sh            (from the repository root; takes about 10 minutes)
+#   bench/dns/run.sh            (from the repository root; takes about 7 minutes)
 #
 # Needs: unbound + unbound-control, dnsperf (2.10), dig (Debian packages unbound, dnsperf,
 # bind9-dnsutils), and in $BUILD_DIR/bin (default build/bin): saringd, saringctl,
@@ -40,9 +40,10 @@
 #      Unbound without list: `unbound-control reload`.
 #
 # Knobs (environment): ROUNDS=4 DURATION=10 WARMUP=5 LAT_RATE=10000 LAT_SECONDS=3
-# RELOAD_RATE=20000 BASE_PORT=25300 (uses BASE_PORT+1..+8) LIST (default: the 5M list) BUNDLED_RULES=0 (1: saringctl init
-# with the bundled rules/, 165 Hyperscan patterns included) KEEP_TMP=0 MAX_SECONDS=1500
-# OUT_DIR (default $BUILD_DIR/bench-dns): the raw outputs and summary.md are copied there.
+# RELOAD_RATE=20000 BASE_PORT=25300 (uses BASE_PORT+1..+8) LIST (default: the 5M list)
+# BUNDLED_RULES=0 (1: saringctl init with the bundled rules/, 165 Hyperscan patterns included)
+# KEEP_TMP=0 MAX_SECONDS=1500 OUT_DIR (default $BUILD_DIR/bench-dns: raw outputs, summary.md).
+# Every process it starts is ended by PID on exit; temporary files live in /tmp/saring-dnsbench.*
 set -euo pipefail
 
 if [[ -z ${SARING_DNS_BENCH_INNER:-} ]]; then  # the whole run is bounded in time
@@ -325,7 +326,8 @@ for r in $(seq "$ROUNDS"); do
     cores=$(awk -v c0="$c0" -v c1="$c1" -v b0="$b0" -v b1="$b1" -v s0="$st0" -v s1="$st1" -v hz="$hz" \
       -v secs="$(awk '/Run time/ {print $4}' "$f")" -v dp="$(awk '{print $1 + $2}' "$f.cpu")" \
       'BEGIN {srv = (c1 - c0) / hz; all = (b1 - b0) / hz
-              printf "%.2f\t%.2f\t%.2f\t%.2f", srv / secs, dp / secs, (all - srv - dp) / secs, (s1 - s0) / hz / secs}')
+              o = (all - srv - dp) / secs; if (o < 0) o = 0  # the two accountings differ by ~0.01-0.04 cores
+              printf "%.2f\t%.2f\t%.2f\t%.2f", srv / secs, dp / secs, o, (s1 - s0) / hz / secs}')
     lat=$("$bin/dns_probe" stream --port "${port[$s]}" --queries "$tmp/queries.txt" --rate "$LAT_RATE" --duration "$LAT_SECONDS")
     echo "$lat" > "$tmp/runs/r$r-$s-latency.txt"
     cpu=$(awk -v a="$c0" -v b="$c1" -v hz="$hz" -v n="$(dp_field "$f" completed)" 'BEGIN {printf "%.2f", (b - a) / hz * 1e6 / n}')
@@ -394,6 +396,8 @@ reload_unbound_nolist() { timeout 60 unbound-control -c "$tmp/unbound_nolist/unb
 hwm_before_reload_saring=${hwm[saring]}
 reload_test saring reload_saring "$probe_new"
 hwm_after_reload_saring=$(vmhwm "${pid[saring]}")
+sleep 2
+rss_after_reload_saring=$(vmrss "${pid[saring]}")
 reload_test unbound_list reload_unbound_list "$probe_new"
 hwm_after_reload_unbound_list=$(vmhwm "${pid[unbound_list]}")
 reload_test unbound_nolist reload_unbound_nolist ""
@@ -433,7 +437,7 @@ out "### Run $(date -u +'%Y-%m-%d %H:%M UTC')"
 out ""
 out "Machine: $machine; load average before the run: $(cut -d' ' -f1-3 /proc/loadavg). $versions."
 out "Settings: ROUNDS=$ROUNDS DURATION=${DURATION}s WARMUP=${WARMUP}s LAT_RATE=$LAT_RATE LAT_SECONDS=$LAT_SECONDS RELOAD_RATE=$RELOAD_RATE BUNDLED_RULES=$BUNDLED_RULES."
-out "saringctl import of the 5M list before the first start: $import_secs s, saringctl peak RSS $import_hwm MiB."
+out "saringctl import of the list ($(wc -l < "$list") names) before the first start: $import_secs s, saringctl peak RSS $import_hwm MiB."
 out ""
 out "| server | QPS (median of $ROUNDS) | QPS per round | lost | dnsperf avg ± sd (µs) | server CPU µs/answer | cores: server / dnsperf / other / steal | p50 / p99 / p99.9 at $LAT_RATE qps (µs) | peak RSS (VmHWM) | first NXDOMAIN after start |"
 out "|---|---:|---|---:|---|---:|---|---|---:|---|"
@@ -464,7 +468,7 @@ out "$(reload_row saring)"
 out "$(reload_row unbound_list)"
 out "$(reload_row unbound_nolist)"
 out ""
-out "Peak RSS with the reload: saringd $hwm_before_reload_saring MiB before, $hwm_after_reload_saring MiB after; unbound_list ${hwm[unbound_list]} MiB before, $hwm_after_reload_unbound_list MiB after."
+out "Peak RSS with the reload: saringd $hwm_before_reload_saring MiB before, $hwm_after_reload_saring MiB after (VmRSS ${rss[saring]} MiB before, $rss_after_reload_saring MiB 2 s after the import); unbound_list ${hwm[unbound_list]} MiB before, $hwm_after_reload_unbound_list MiB after."
 out ""
 saring_lost_dp=$(dp_field "$tmp/runs/reload-saring-dnsperf.txt" lost)
 saring_lost_pr=$(kv lost < "$tmp/runs/reload-saring-probe.txt")

@@ -38,6 +38,7 @@ using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>
 constexpr int kBatch = 32;                 // datagrams per recvmmsg/sendmmsg
 constexpr std::size_t kPacketBytes = 4096; // largest UDP query or answer handled
 constexpr std::size_t kMaxPending = 4096;  // queries in flight per worker
+constexpr std::size_t kMaxForwardedQuery = 1232;  // larger queries are not forwarded
 constexpr int kUpstreamSockets = 4;        // source ports to spread upstream queries over
 constexpr std::size_t kMaxTcpMessage = 65535;
 constexpr std::size_t kMaxTcpInFlight = 64;   // per connection
@@ -107,9 +108,8 @@ struct Pending {
   sockaddr_storage client{};
   socklen_t client_len = 0;
   std::size_t zone = 0;
-  // The client's query as received (the question keeps its letter case); its
-  // first two bytes carry wire_id while it is upstream.
-  std::array<std::uint8_t, kPacketBytes> packet;
+  // The client's query as received is in Rep::queries[slot] (the question
+  // keeps its letter case; its first two bytes carry wire_id while upstream).
   std::uint16_t size = 0;
   // The deadline list (send order is deadline order: one timeout for all).
   int prev = -1, next = -1;
@@ -148,6 +148,10 @@ struct Worker::Rep {
   std::vector<std::array<std::int32_t, 65536>> id_to_slot;  // per upstream socket; -1 = free
 
   std::vector<Pending> pending;
+  // Kept apart from the slots and left uninitialized, so memory for queries
+  // in flight is only touched (and resident) as far as it is used.
+  using QueryBytes = std::array<std::uint8_t, kMaxForwardedQuery>;
+  std::unique_ptr<QueryBytes[]> queries{new QueryBytes[kMaxPending]};
   std::vector<int> free_slots;
   int deadline_head = -1, deadline_tail = -1;
 
@@ -620,12 +624,12 @@ void Worker::Rep::Release(int slot) {
 
 bool Worker::Rep::Forward(std::span<const std::uint8_t> packet, const Query& q,
                           const ClientRef& ref, std::size_t zone) {
-  if (free_slots.empty() || packet.size() > kPacketBytes || upstream_sockets.empty()) return false;
+  if (free_slots.empty() || packet.size() > kMaxForwardedQuery || upstream_sockets.empty()) return false;
   int slot = free_slots.back();
   free_slots.pop_back();
   Pending& s = pending[slot];
   s.in_use = true;
-  std::memcpy(s.packet.data(), packet.data(), packet.size());
+  std::memcpy(queries[slot].data(), packet.data(), packet.size());
   s.size = static_cast<std::uint16_t>(packet.size());
   s.client_id = q.id;
   s.tcp = ref.tcp;
@@ -659,14 +663,14 @@ void Worker::Rep::SendUpstream(int slot, std::int64_t now) {
   s.socket = sock;
   s.wire_id = id;
   id_to_slot[sock][id] = slot;
-  s.packet[0] = static_cast<std::uint8_t>(id >> 8);
-  s.packet[1] = static_cast<std::uint8_t>(id);
+  queries[slot][0] = static_cast<std::uint8_t>(id >> 8);
+  queries[slot][1] = static_cast<std::uint8_t>(id);
   s.sent_ms = now;
   s.attempt_deadline_ms = std::min<std::int64_t>(now + setup.upstream_timeout_ms, s.final_deadline_ms);
   Unlink(slot);
   Append(slot);
   boost::system::error_code ec;
-  upstream_sockets[sock]->send_to(asio::buffer(s.packet.data(), s.size),
+  upstream_sockets[sock]->send_to(asio::buffer(queries[slot].data(), s.size),
                                   upstreams.endpoint(s.upstream), 0, ec);
   // A failed send is handled like a lost packet: the deadline retries it.
 }
@@ -688,7 +692,7 @@ void Worker::Rep::DrainUpstream(udp::socket* s, int sock) {
 void Worker::Rep::OnUpstreamAnswer(int slot, std::span<std::uint8_t> answer) {
   Pending& s = pending[slot];
   Query q;
-  ParseQuery({s.packet.data(), s.size}, &q);  // parsed fine before it was forwarded
+  ParseQuery({queries[slot].data(), s.size}, &q);  // parsed fine before it was forwarded
   ResponseInfo info;
   if (!ParseResponse(answer, q, &info)) return;  // spoofed or broken: keep waiting
   std::int64_t now = NowMs();
@@ -739,7 +743,7 @@ void Worker::Rep::OnUpstreamAnswer(int slot, std::span<std::uint8_t> answer) {
 void Worker::Rep::ForwardOverTcp(int slot) {
   Pending& s = pending[slot];
   auto op = std::make_shared<TcpUpstreamQuery>(io, this, slot, s.generation,
-                                               std::span<const std::uint8_t>(s.packet.data(), s.size));
+                                               std::span<const std::uint8_t>(queries[slot].data(), s.size));
   op->Start(upstreams.endpoint(s.upstream));
 }
 
@@ -762,7 +766,7 @@ void Worker::Rep::ExpirePending(std::int64_t now) {
 void Worker::Rep::FinishWithError(int slot) {
   Pending& s = pending[slot];
   Query q;
-  ParseQuery({s.packet.data(), s.size}, &q);
+  ParseQuery({queries[slot].data(), s.size}, &q);
   q.id = s.client_id;
   std::span<std::uint8_t> out(answer_out);
   const Policy* p = policy.Get();
