@@ -1,6 +1,7 @@
 #include "ctl/control_channel.h"
 
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -18,6 +19,7 @@ using nlohmann::json;
 constexpr std::size_t kMaxHeader = 1 << 20;
 constexpr std::size_t kMaxBody = std::size_t{1} << 30;  // a national list fits many times over
 constexpr int kClientTimeoutMs = 10000;  // a silent client cannot hold the channel
+constexpr int kMaintenanceNice = 10;
 
 bool WriteAll(int fd, const char* data, std::size_t size) {
   while (size > 0) {
@@ -173,6 +175,9 @@ ControlServer::~ControlServer() {
 }
 
 void ControlServer::Serve() {
+  // Imports and rebuilds run on this thread: on a busy 2-core box the DNS
+  // workers must win the CPU from them, never the other way round.
+  setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kMaintenanceNice);
   while (!stopping_) {
     pollfd p{fd_, POLLIN, 0};
     if (poll(&p, 1, 200) != 1) continue;

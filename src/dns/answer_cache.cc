@@ -25,6 +25,8 @@
 // again. An entry past its stale window is dropped as soon as a lookup finds it.
 #include "dns/answer_cache.h"
 
+#include "core/hash.h"
+
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -68,61 +70,15 @@ static_assert(sizeof(Entry) == 32);
 std::size_t ChunksFor(std::size_t bytes) { return (bytes + kChunkData - 1) / kChunkData; }
 
 // ---- Hashing ---------------------------------------------------------------------------
-// wyhash's mix and read pattern (public domain), as match/domain_index.cc, over the whole name
-// at once: a cache key is looked up whole, never by suffix.
-
-constexpr std::uint64_t kSecret0 = 0xa0761d6478bd642fULL;
-constexpr std::uint64_t kSecret1 = 0xe7037ed1a0b428dbULL;
-constexpr std::uint64_t kSecret2 = 0x8ebc6af09c88c6e3ULL;
-constexpr std::uint64_t kSecret3 = 0x589965cc75374cc3ULL;
-
-inline std::uint64_t Mum(std::uint64_t a, std::uint64_t b) {
-  unsigned __int128 p = static_cast<unsigned __int128>(a) * b;
-  return static_cast<std::uint64_t>(p) ^ static_cast<std::uint64_t>(p >> 64);
-}
-
-inline std::uint64_t Read8(const char* p) {
-  std::uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
-
-inline std::uint64_t Read4(const char* p) {
-  std::uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
+// The whole name at once (core/hash.h): a cache key is looked up whole, never by suffix.
 
 std::uint64_t HashKey(const CacheKey& key) {
-  const char* p = key.name.data();
-  const std::size_t n = key.name.size();
-  std::uint64_t seed = Mum(kSecret0 ^ (std::uint64_t{key.qtype} << 32) ^
-                               (std::uint64_t{key.qclass} << 1) ^ std::uint64_t{key.dnssec_ok},
-                           kSecret3 ^ n);
-  std::uint64_t a = 0;
-  std::uint64_t b = 0;
-  if (n <= 16) {
-    // Overlapping reads rather than padding: no byte outside the name is touched.
-    if (n >= 4) {
-      std::size_t step = (n >> 3) << 2;
-      a = (Read4(p) << 32) | Read4(p + step);
-      b = (Read4(p + n - 4) << 32) | Read4(p + n - 4 - step);
-    } else if (n > 0) {
-      const auto* u = reinterpret_cast<const unsigned char*>(p);
-      a = (std::uint64_t{u[0]} << 16) | (std::uint64_t{u[n >> 1]} << 8) | u[n - 1];
-    }
-  } else {
-    std::size_t i = n;
-    const char* q = p;
-    while (i > 16) {
-      seed = Mum(Read8(q) ^ kSecret1, Read8(q + 8) ^ seed);
-      q += 16;
-      i -= 16;
-    }
-    a = Read8(q + i - 16);
-    b = Read8(q + i - 8);
-  }
-  return Mum(a ^ kSecret1, b ^ seed ^ kSecret2);
+  using hash::kSecret0;
+  using hash::kSecret3;
+  std::uint64_t seed = hash::Mum(kSecret0 ^ (std::uint64_t{key.qtype} << 32) ^
+                                     (std::uint64_t{key.qclass} << 1) ^ std::uint64_t{key.dnssec_ok},
+                                 kSecret3 ^ key.name.size());
+  return hash::HashBytes(key.name.data(), key.name.size(), seed);
 }
 
 // ---- Answer checks ---------------------------------------------------------------------

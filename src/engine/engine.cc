@@ -1,5 +1,8 @@
 #include "saring/engine.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <condition_variable>
 #include <ctime>
 #include <filesystem>
@@ -268,6 +271,8 @@ struct Engine::Rep {
   }
 
   void BackgroundLoop() {
+    // A rebuild is maintenance: query workers must win the CPU from it.
+    setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10);
     std::unique_lock lock(bg_mu);
     for (;;) {
       bg_cv.wait(lock, [this] { return bg_requested || bg_stopping; });

@@ -3,6 +3,8 @@
 // Load) runs when a snapshot is built or opened, off the query path.
 #include "match/domain_index.h"
 
+#include "core/hash.h"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -27,64 +29,15 @@ namespace {
 // Suffix hashes chain from the right, one label at a time: for "a.b.c", H_0 = Combine(kSeed,
 // L("c")), H_1 = Combine(H_0, L("b")), H_2 = Combine(H_1, L("a")). So the hash of a suffix
 // depends only on the suffix's labels, wherever it is looked up from.
-// The constants and read pattern follow wyhash (public domain), whose 64x64->128 "mum" mix
-// passes SMHasher; changing anything here changes every hash, so bump kFileVersion too.
+using hash::kSecret0;
+using hash::kSecret1;
+using hash::kSecret2;
+using hash::kSecret3;
+using hash::Mum;
 
-constexpr std::uint64_t kSecret0 = 0xa0761d6478bd642fULL;
-constexpr std::uint64_t kSecret1 = 0xe7037ed1a0b428dbULL;
-constexpr std::uint64_t kSecret2 = 0x8ebc6af09c88c6e3ULL;
-constexpr std::uint64_t kSecret3 = 0x589965cc75374cc3ULL;
 constexpr std::uint64_t kSeed = 0x1d8e4e27c47d124fULL;
 
-inline std::uint64_t Mum(std::uint64_t a, std::uint64_t b) {
-  unsigned __int128 p = static_cast<unsigned __int128>(a) * b;
-  return static_cast<std::uint64_t>(p) ^ static_cast<std::uint64_t>(p >> 64);
-}
-
-inline std::uint64_t Read8(const char* p) {
-  std::uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
-
-inline std::uint64_t Read4(const char* p) {
-  std::uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-
-// Labels of up to 16 bytes (nearly all of them) cost one multiply; the reads overlap
-// instead of padding so no byte outside the label is touched.
-inline std::uint64_t HashLabel(const char* p, std::size_t n) {
-  std::uint64_t a;
-  std::uint64_t b;
-  std::uint64_t seed = kSecret2;
-  if (n <= 16) {
-    if (n >= 4) {
-      std::size_t step = (n >> 3) << 2;
-      a = (Read4(p) << 32) | Read4(p + step);
-      b = (Read4(p + n - 4) << 32) | Read4(p + n - 4 - step);
-    } else if (n > 0) {
-      const auto* u = reinterpret_cast<const unsigned char*>(p);
-      a = (std::uint64_t{u[0]} << 16) | (std::uint64_t{u[n >> 1]} << 8) | u[n - 1];
-      b = 0;
-    } else {
-      a = 0;
-      b = 0;
-    }
-  } else {
-    std::size_t i = n;
-    const char* q = p;
-    while (i > 16) {
-      seed = Mum(Read8(q) ^ kSecret1, Read8(q + 8) ^ seed);
-      q += 16;
-      i -= 16;
-    }
-    a = Read8(q + i - 16);
-    b = Read8(q + i - 8);
-  }
-  return Mum(a ^ kSecret1, b ^ seed);
-}
+inline std::uint64_t HashLabel(const char* p, std::size_t n) { return hash::HashBytes(p, n, kSecret2); }
 
 // The label's length enters here, apart from its bytes: the overlapping reads above fill all
 // 64 bits of a and b, so any bits the length shared with them could cancel out ("n8" and

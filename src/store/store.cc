@@ -344,6 +344,9 @@ Status Store::Open(const std::string& dir, const StoreOptions& options,
   db_options.max_background_jobs = 2;
   db_options.keep_log_file_num = 3;
   db_options.max_open_files = 256;
+  // Flushes and compactions are maintenance: serving threads come first.
+  db_options.env->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::LOW);
+  db_options.env->LowerThreadPoolCPUPriority(rocksdb::Env::Priority::HIGH);
 
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
