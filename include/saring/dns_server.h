@@ -39,6 +39,9 @@ struct DnsCounters {
     std::uint64_t blocked = 0;
   };
   std::vector<Zone> zones;  // the config's zones, then "other"
+  // Blocked answers by the deciding rule's class id (see store.h: the store's
+  // Classes() names each one's source and category); trailing zeros cut.
+  std::vector<std::uint64_t> blocked_by_class;
 };
 
 class DnsServer {

@@ -7,6 +7,7 @@
 #ifndef SARING_VERDICT_H_
 #define SARING_VERDICT_H_
 
+#include <cstdint>
 #include <string_view>
 
 #include "saring/rule.h"
@@ -27,6 +28,7 @@ struct Verdict {
   std::string_view rule;              // its value: the matched domain or the regex
   std::string_view source;
   std::string_view category;
+  std::uint16_t class_id = 0;  // the deciding rule's (source, category, action) class; see store.h
 
   bool blocked() const { return decision == Decision::kBlock; }
 };

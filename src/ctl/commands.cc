@@ -318,17 +318,24 @@ int CmdRulesList(Invocation& ctx, const std::string& source, std::size_t limit, 
   return 0;
 }
 
-json DnsCountersJson(const DnsCounters& c) {
+json DnsCountersJson(const DnsCounters& c, const std::vector<RuleClass>& classes) {
   json zones = json::array();
   for (const DnsCounters::Zone& z : c.zones) {
     zones.push_back({{"name", z.name}, {"queries", z.queries}, {"blocked", z.blocked}});
+  }
+  json by_source = json::array();
+  for (std::size_t i = 0; i < c.blocked_by_class.size(); ++i) {
+    if (c.blocked_by_class[i] == 0 || i >= classes.size()) continue;
+    by_source.push_back({{"source", classes[i].source},
+                         {"category", classes[i].category},
+                         {"blocked", c.blocked_by_class[i]}});
   }
   return {{"queries", c.queries},       {"blocked", c.blocked},
           {"allowed", c.allowed},       {"forwarded", c.forwarded},
           {"cache_hits", c.cache_hits}, {"stale_answers", c.stale_answers},
           {"servfail", c.servfail},     {"refused", c.refused},
           {"formerr", c.formerr},       {"dropped", c.dropped},
-          {"cname_blocked", c.cname_blocked}, {"zones", zones}};
+          {"cname_blocked", c.cname_blocked}, {"zones", zones}, {"blocked_by_source", by_source}};
 }
 
 int CmdStats(Invocation& ctx, bool json_out) {
@@ -355,7 +362,7 @@ int CmdStats(Invocation& ctx, bool json_out) {
       js.push_back(one);
     }
     j["sources"] = js;
-    if (ctx.dns) j["dns"] = DnsCountersJson(ctx.dns->counters());
+    if (ctx.dns) j["dns"] = DnsCountersJson(ctx.dns->counters(), engine->store().Classes());
     ctx.out << j.dump(2) << "\n";
     return 0;
   }
@@ -381,6 +388,12 @@ int CmdStats(Invocation& ctx, bool json_out) {
             << " refused, " << c.formerr << " malformed, " << c.dropped << " dropped\n";
     for (const DnsCounters::Zone& z : c.zones) {
       ctx.out << "  zone " << z.name << ": " << z.queries << " queries, " << z.blocked << " blocked\n";
+    }
+    std::vector<RuleClass> classes = engine->store().Classes();
+    for (std::size_t i = 0; i < c.blocked_by_class.size() && i < classes.size(); ++i) {
+      if (c.blocked_by_class[i] == 0) continue;
+      ctx.out << "  blocked by " << classes[i].source << " (" << classes[i].category
+              << "): " << c.blocked_by_class[i] << "\n";
     }
   }
   return 0;

@@ -87,6 +87,16 @@ struct Counters {
   // Zones of the config at start, then "other".
   std::unique_ptr<std::atomic<std::uint64_t>[]> zone_queries, zone_blocked;
   std::size_t zone_slots = 0;
+  // Blocked answers per rule class (12-bit ids: 32 KiB a worker).
+  static constexpr std::size_t kClasses = 4096;
+  std::unique_ptr<std::atomic<std::uint64_t>[]> blocked_by_class =
+      std::make_unique<std::atomic<std::uint64_t>[]>(kClasses);
+
+  void CountBlock(std::size_t zone, const Verdict& v) {
+    Bump(blocked);
+    zone_blocked[zone].fetch_add(1, std::memory_order_relaxed);
+    blocked_by_class[v.class_id % kClasses].fetch_add(1, std::memory_order_relaxed);
+  }
 
   static void Bump(std::atomic<std::uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
 };
@@ -570,8 +580,7 @@ std::size_t Worker::Rep::Answer(const Policy& p, std::span<const std::uint8_t> p
   }
   if (p.query_log) LogQuery(client, q, *verdict);
   if (verdict->blocked()) {
-    Counters::Bump(counters.blocked);
-    counters.zone_blocked[zone].fetch_add(1, std::memory_order_relaxed);
+    counters.CountBlock(zone, *verdict);
     return WriteBlockedAnswer(q, *verdict, p, out, limit);
   }
   if (verdict->decision == Decision::kAllow) Counters::Bump(counters.allowed);
@@ -718,8 +727,7 @@ void Worker::Rep::OnUpstreamAnswer(int slot, std::span<std::uint8_t> answer) {
   } chain{snapshot, {}, {}};
   if (snapshot && p && ForEachCnameTarget(answer, &ChainCheck::Check, &chain)) {
     Counters::Bump(counters.cname_blocked);
-    Counters::Bump(counters.blocked);
-    counters.zone_blocked[s.zone].fetch_add(1, std::memory_order_relaxed);
+    counters.CountBlock(s.zone, chain.verdict);
     return Reply(slot, out.first(WriteBlockedAnswer(q, chain.verdict, *p, out, limit)));
   }
   if (info.cacheable && !info.truncated && info.cache_ttl > 0 &&
@@ -864,6 +872,12 @@ void Worker::AddCounters(DnsCounters* total) const {
   for (std::size_t i = 0; i < c.zone_slots; ++i) {
     total->zones[i].queries += get(c.zone_queries[i]);
     total->zones[i].blocked += get(c.zone_blocked[i]);
+  }
+  for (std::size_t i = 0; i < Counters::kClasses; ++i) {
+    std::uint64_t n = get(c.blocked_by_class[i]);
+    if (n == 0) continue;
+    if (total->blocked_by_class.size() <= i) total->blocked_by_class.resize(i + 1);
+    total->blocked_by_class[i] += n;
   }
 }
 

@@ -32,6 +32,7 @@ void Fill(const Snapshot::Parts& p, ClassId id, RuleKind kind, std::string_view 
   v->decision = IsAllow(p, id) ? Decision::kAllow : Decision::kBlock;
   v->kind = kind;
   v->rule = rule;
+  v->class_id = id;
   if (id < p.classes->size()) {
     v->source = (*p.classes)[id].source;
     v->category = (*p.classes)[id].category;

@@ -612,6 +612,10 @@ TEST_F(DnsTest, ServesIpv6AndCountsPerZone) {
   EXPECT_EQ(j["dns"]["zones"][0]["queries"], 2);
   EXPECT_EQ(j["dns"]["zones"][1]["name"], "other");
   EXPECT_EQ(j["dns"]["zones"][1]["blocked"], 1);  // ::1
+  ASSERT_EQ(j["dns"]["blocked_by_source"].size(), 1u) << stats.out;
+  EXPECT_EQ(j["dns"]["blocked_by_source"][0]["source"], "feed");
+  EXPECT_EQ(j["dns"]["blocked_by_source"][0]["category"], "gambling");
+  EXPECT_EQ(j["dns"]["blocked_by_source"][0]["blocked"], 2);
   // The query log names clients only because it was switched on here.
   EXPECT_NE(p.Log().find("query ::1 slot88.com"), std::string::npos) << p.Log();
   EXPECT_NE(p.Log().find("query 127.0.0.1 www.slot88.com type 1 block slot88.com feed gambling"),
