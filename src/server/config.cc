@@ -70,33 +70,33 @@ Status GetStrings(const toml::table& t, std::string_view key, std::vector<std::s
   return Status::OK();
 }
 
-Status GetSubnets(const toml::table& t, std::string_view key, std::vector<Subnet>* out) {
+// A list of strings, each parsed into a T; *out is replaced only when the key
+// is present, so defaults survive a file that does not mention it.
+template <class T, class Parse>
+Status GetList(const toml::table& t, std::string_view key, Parse parse, std::vector<T>* out) {
   std::vector<std::string> texts;
   bool present;
   SARING_RETURN_IF_ERROR(GetStrings(t, key, &texts, &present));
   if (!present) return Status::OK();
   out->clear();
   for (const std::string& text : texts) {
-    Subnet s;
-    SARING_RETURN_IF_ERROR(ParseSubnet(text, &s));
-    out->push_back(s);
+    T value;
+    SARING_RETURN_IF_ERROR(parse(text, &value));
+    out->push_back(std::move(value));
   }
   return Status::OK();
 }
 
+Status GetSubnets(const toml::table& t, std::string_view key, std::vector<Subnet>* out) {
+  return GetList(t, key, [](std::string_view text, Subnet* s) { return ParseSubnet(text, s); }, out);
+}
+
 Status GetEndpoints(const toml::table& t, std::string_view key, std::uint16_t default_port,
                     std::vector<Endpoint>* out) {
-  std::vector<std::string> texts;
-  bool present;
-  SARING_RETURN_IF_ERROR(GetStrings(t, key, &texts, &present));
-  if (!present) return Status::OK();
-  out->clear();
-  for (const std::string& text : texts) {
-    Endpoint e;
-    SARING_RETURN_IF_ERROR(ParseEndpoint(text, default_port, &e));
-    out->push_back(e);
-  }
-  return Status::OK();
+  return GetList(
+      t, key,
+      [default_port](std::string_view text, Endpoint* e) { return ParseEndpoint(text, default_port, e); },
+      out);
 }
 
 Status ParseAddressInto(std::string_view text, bool want_v4, std::uint8_t* out) {

@@ -647,5 +647,17 @@ TEST_F(DnsTest, FailsOverFromADeadUpstream) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, 1500ms);
 }
 
+TEST_F(DnsTest, ABadConfigurationStopsTheStartWithAClearMessage) {
+  std::string path = dir_->Sub("bad.toml");
+  std::ofstream(path) << "[server]\ndns_listn = [\"127.0.0.1:53\"]\n";
+  auto r = RunProgram({std::string(SARING_BIN_DIR) + "/saringd", "--config", path}, "", scratch());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE((r.out + r.err).find("unknown setting 'dns_listn' in [server]"), std::string::npos)
+      << r.out << r.err;
+  r = RunProgram({std::string(SARING_BIN_DIR) + "/saringd", "--dns-listen", "nowhere:53"}, "", scratch());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE((r.out + r.err).find("--dns-listen"), std::string::npos) << r.out << r.err;
+}
+
 }  // namespace
 }  // namespace saring

@@ -1,0 +1,137 @@
+#include "saring/server_config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "testing/temp_dir.h"
+
+namespace saring {
+namespace {
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  Status Load(const std::string& text, ServerConfig* config) {
+    std::string path = dir_.Sub("saringd.toml");
+    std::ofstream(path) << text;
+    return LoadServerConfig(path, config);
+  }
+  testing::TempDir dir_;
+};
+
+TEST_F(ConfigTest, TheBundledConfigLoads) {
+  ServerConfig c;
+  Status st = LoadServerConfig(std::string(SARING_SOURCE_DIR) + "/deploy/saringd.toml", &c);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  ASSERT_EQ(c.dns_listen.size(), 2u);
+  EXPECT_EQ(c.dns_listen[0].ToString(), "127.0.0.1:5353");
+  EXPECT_EQ(c.dns_listen[1].ToString(), "[::1]:5353");
+  EXPECT_EQ(c.block.mode, BlockMode::kNxDomain);
+  EXPECT_FALSE(c.query_log);
+  EXPECT_EQ(c.cache_bytes, 64u << 20);
+}
+
+TEST_F(ConfigTest, EverySettingIsRead) {
+  ServerConfig c;
+  Status st = Load(R"(
+[server]
+dns_listen = ["10.0.0.1", "[2001:db8::1]:5300"]
+workers = 3
+db = "/var/lib/saring"
+allow_clients = ["10.0.0.0/8"]
+[upstream]
+servers = ["192.0.2.1", "192.0.2.2:5353"]
+timeout_ms = 500
+query_timeout_ms = 2000
+[cache]
+size_mb = 8
+serve_stale = false
+[blocking]
+mode = "sinkhole"
+sinkhole_ipv4 = "192.0.2.80"
+ttl = 60
+[[blocking.override]]
+category = "doh"
+mode = "cname"
+cname_target = "blocked.example"
+[[zone]]
+name = "kec-a"
+subnets = ["10.1.0.0/16", "fd00::/8"]
+[log]
+level = "debug"
+query_log = true
+)", &c);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(c.dns_listen[0].ToString(), "10.0.0.1:53");
+  EXPECT_EQ(c.dns_listen[1].ToString(), "[2001:db8::1]:5300");
+  EXPECT_EQ(c.workers, 3);
+  EXPECT_EQ(c.upstreams[1].port, 5353);
+  EXPECT_EQ(c.upstream_timeout_ms, 500);
+  EXPECT_EQ(c.cache_bytes, 8u << 20);
+  EXPECT_FALSE(c.serve_stale);
+  EXPECT_EQ(c.block.mode, BlockMode::kSinkhole);
+  EXPECT_EQ(c.block.sinkhole_v4, (std::array<std::uint8_t, 4>{192, 0, 2, 80}));
+  ASSERT_EQ(c.overrides.size(), 1u);
+  EXPECT_EQ(c.overrides[0].answer.mode, BlockMode::kCname);
+  EXPECT_EQ(c.overrides[0].answer.sinkhole_v4, c.block.sinkhole_v4);  // inherits the default
+  ASSERT_EQ(c.zones.size(), 1u);
+  EXPECT_EQ(c.zones[0].subnets.size(), 2u);
+  EXPECT_TRUE(c.query_log);
+
+  std::array<std::uint8_t, 16> v4{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 1, 2, 3};
+  EXPECT_TRUE(c.zones[0].subnets[0].Contains(v4));
+  v4[13] = 2;
+  EXPECT_FALSE(c.zones[0].subnets[0].Contains(v4));
+}
+
+TEST_F(ConfigTest, MistakesAreClearErrors) {
+  struct Case {
+    const char* text;
+    const char* says;
+  } cases[] = {
+      {"[server]\nlisten = [\"127.0.0.1\"]\n", "unknown setting 'listen' in [server]"},
+      {"[sever]\n", "unknown setting 'sever'"},
+      {"[server]\nworkers = \"two\"\n", "'workers' has the wrong type"},
+      {"[server]\nworkers = 100\n", "workers must be 0..64"},
+      {"[server]\ndns_listen = \"127.0.0.1\"\n", "must be a list of strings"},
+      {"[server]\ndns_listen = [\"localhost:53\"]\n", "not a numeric IP address"},
+      {"[server]\ndns_listen = [\"127.0.0.1:99999\"]\n", "bad port"},
+      {"[server]\nallow_clients = [\"10.0.0.0/33\"]\n", "bad prefix length"},
+      {"[upstream]\ntimeout_ms = 5000\nquery_timeout_ms = 1000\n", "timeout_ms <= query_timeout_ms"},
+      {"[blocking]\nmode = \"drop\"\n", "mode 'drop' is not"},
+      {"[blocking]\nsinkhole_ipv4 = \"::1\"\n", "not an IPv4 address"},
+      {"[blocking.override]\nmode = \"nodata\"\n", "[[blocking.override]]"},
+      {"[[zone]]\nsubnets = [\"10.0.0.0/8\"]\n", "needs a name"},
+      {"[cache]\nsize_mb = 0\n", "size_mb must be"},
+      {"[server\n", "saringd.toml:1"},
+  };
+  for (const Case& c : cases) {
+    ServerConfig config;
+    Status st = Load(c.text, &config);
+    EXPECT_TRUE(st.IsInvalidArgument()) << c.text;
+    EXPECT_NE(st.message().find(c.says), std::string::npos) << c.text << " -> " << st.message();
+  }
+  ServerConfig config;
+  EXPECT_FALSE(LoadServerConfig(dir_.Sub("missing.toml"), &config).ok());
+}
+
+TEST_F(ConfigTest, DefaultsFillWhatTheFileLeavesOut) {
+  ServerConfig c;
+  ASSERT_TRUE(Load("", &c).ok());
+  c.upstreams.push_back({"127.0.0.1", 5300});  // resolv.conf is the machine's: not read here
+  ASSERT_TRUE(FinishServerConfig(&c).ok());
+  ASSERT_EQ(c.dns_listen.size(), 1u);
+  EXPECT_EQ(c.dns_listen[0].ToString(), "127.0.0.1:5353");
+  std::array<std::uint8_t, 16> public_v4{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 8, 8, 8, 8};
+  std::array<std::uint8_t, 16> lan_v4{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 168, 1, 9};
+  bool public_allowed = false, lan_allowed = false;
+  for (const Subnet& s : c.allow_clients) {
+    public_allowed |= s.Contains(public_v4);
+    lan_allowed |= s.Contains(lan_v4);
+  }
+  EXPECT_FALSE(public_allowed);  // never an open resolver
+  EXPECT_TRUE(lan_allowed);
+}
+
+}  // namespace
+}  // namespace saring
