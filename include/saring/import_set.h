@@ -34,7 +34,6 @@ class ImportSet {
   // Sorts by (kind, value) (the store's key order) and drops duplicates; when
   // one value comes with both actions, allow is kept (allow always wins).
   void SortAndDedupe();
-  bool sorted() const { return sorted_; }
 
   std::size_t size() const { return items_.size(); }
   bool empty() const { return items_.empty(); }

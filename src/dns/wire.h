@@ -38,7 +38,6 @@ inline constexpr std::uint16_t kClassIn = 1;
 inline constexpr std::uint16_t kEdeBlocked = 15;
 inline constexpr std::uint16_t kEdeFiltered = 17;
 inline constexpr std::uint16_t kEdeProhibited = 18;
-inline constexpr std::uint16_t kEdeStaleAnswer = 3;
 inline constexpr std::uint16_t kEdeNetworkError = 23;
 
 // A host name in two forms: the text used for matching (lower case, no
