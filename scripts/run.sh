@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's run command: installs what is missing, builds, and runs saringd
-# with the bundled configuration (deploy/saringd.toml): DNS on 127.0.0.1:5353
-# and [::1]:5353, forwarding to the machine's resolvers, rules in var/db
+# with the bundled configuration (deploy/saringd.toml): DNS on 127.0.0.1:5353,
+# forwarding to the machine's resolvers, rules in var/db
 # (created from rules/ on the first start). Stop it with Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
