@@ -532,6 +532,41 @@ bool ForEachCnameTarget(std::span<const std::uint8_t> packet, CnameFn fn, void* 
   return false;
 }
 
+std::size_t AppendEde(std::span<std::uint8_t> packet, std::size_t size, std::size_t limit,
+                      std::uint16_t code, std::string_view extra_text) {
+  if (size > packet.size() || size < kHeaderSize) return size;
+  const std::span<const std::uint8_t> p = packet.first(size);
+  std::size_t pos = kHeaderSize;
+  for (std::uint16_t i = 0, n = Get16(p, 4); i < n; ++i) {
+    const std::size_t name_end = WalkName(p, pos, AnyLabel);
+    if (name_end == 0 || name_end + 4 > size) return size;
+    pos = name_end + 4;
+  }
+  const std::size_t records = std::size_t{Get16(p, 6)} + Get16(p, 8) + Get16(p, 10);
+  std::size_t last_fixed = 0;
+  for (std::size_t i = 0; i < records; ++i) {
+    const std::size_t fixed = WalkName(p, pos, AnyLabel);
+    if (fixed == 0 || fixed + kRecordFixed > size) return size;
+    last_fixed = fixed;
+    pos = fixed + kRecordFixed + Get16(p, fixed + 8);
+    if (pos > size) return size;
+  }
+  if (records == 0 || pos != size || Get16(p, last_fixed) != static_cast<std::uint16_t>(QType::kOpt)) {
+    return size;
+  }
+  extra_text = extra_text.substr(0, 127);
+  const std::size_t option = 6 + extra_text.size();
+  const std::size_t rdlength = std::size_t{Get16(p, last_fixed + 8)} + option;
+  if (size + option > std::min(limit, packet.size()) || rdlength > 0xffff) return size;
+  std::uint8_t* out = packet.data() + size;
+  Put16(out, 15);  // the EDE option code (RFC 8914)
+  Put16(out + 2, static_cast<std::uint16_t>(2 + extra_text.size()));
+  Put16(out + 4, code);
+  std::memcpy(out + 6, extra_text.data(), extra_text.size());
+  Put16(packet.data() + last_fixed + 8, static_cast<std::uint16_t>(rdlength));
+  return size + option;
+}
+
 void ReuseAnswer(std::span<std::uint8_t> packet, std::uint16_t id,
                  std::span<const std::uint8_t> question, std::span<const std::uint16_t> ttl_offsets,
                  std::uint32_t age, std::uint32_t floor) {

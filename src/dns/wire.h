@@ -37,6 +37,7 @@ inline constexpr std::uint16_t kClassIn = 1;
 // RFC 8914 Extended DNS Error codes saring sends.
 inline constexpr std::uint16_t kEdeBlocked = 15;
 inline constexpr std::uint16_t kEdeFiltered = 17;
+inline constexpr std::uint16_t kEdeStaleAnswer = 3;
 inline constexpr std::uint16_t kEdeProhibited = 18;
 inline constexpr std::uint16_t kEdeNetworkError = 23;
 
@@ -202,6 +203,13 @@ bool ParseResponse(std::span<const std::uint8_t> packet, const Query& query, Res
 // first thing it cannot parse or at the 17th CNAME.
 using CnameFn = bool (*)(const NameText& target, void* context);
 bool ForEachCnameTarget(std::span<const std::uint8_t> packet, CnameFn fn, void* context);
+
+// Appends an Extended DNS Error option to an answer whose last record is its
+// OPT (as upstream answers to EDNS queries are), if it still fits in `limit`
+// bytes of `packet`. Returns the new size, or `size` when nothing was added.
+// Used to mark stale answers (EDE 3) served from the cache.
+std::size_t AppendEde(std::span<std::uint8_t> packet, std::size_t size, std::size_t limit,
+                      std::uint16_t code, std::string_view extra_text);
 
 // Rewrites a stored answer for a new client: its ID, its question bytes (the
 // client's letter case) and every TTL at `ttl_offsets` reduced by `age`

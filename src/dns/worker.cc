@@ -784,6 +784,8 @@ void Worker::Rep::FinishWithError(int slot) {
                    q.question, out, &size) != AnswerCache::Hit::kMiss &&
       size <= (s.tcp ? kMaxTcpMessage : q.udp_payload)) {
     Counters::Bump(counters.stale_answers);
+    size = AppendEde(out, size, s.tcp ? kMaxTcpMessage : q.udp_payload, kEdeStaleAnswer,
+                     "no upstream resolver answered");
     return Reply(slot, out.first(size));
   }
   Counters::Bump(counters.servfail);

@@ -475,6 +475,38 @@ TEST(AnswerWriterTest, BlockAnswerBytesAndRoundTrip) {
   EXPECT_EQ(info.ttl_offsets[0], 12 + 16 + 2 + 4);
 }
 
+TEST(AppendEdeTest, AddsTheOptionToTheOptOfAStoredAnswer) {
+  const Packet query = EdnsQuery("www.example.test", 1, 4096, false);
+  Query q;
+  ASSERT_EQ(ParseQuery(query.bytes(), &q), ParseStatus::kOk);
+  AnswerWriter w(out, q.udp_payload, q);
+  w.AddA(30, {192, 0, 2, 77});
+  const std::size_t size = w.Finish();
+  const Bytes before = Written(size);
+
+  const std::size_t grown = AppendEde(out, size, q.udp_payload, kEdeStaleAnswer, "stale");
+  ASSERT_EQ(grown, size + 6 + 5);
+  Bytes want = before;
+  want[want.size() - 1] = 6 + 5;  // the OPT's RDLENGTH (it had no options)
+  Packet option;
+  option.U16(15).U16(2 + 5).U16(kEdeStaleAnswer).Raw("stale");
+  want.insert(want.end(), option.bytes().begin(), option.bytes().end());
+  EXPECT_EQ(Written(grown), want);
+  ResponseInfo info;
+  EXPECT_TRUE(ParseResponse(std::span(out).first(grown), q, &info));
+
+  // No room, no OPT, or a malformed answer: left as it is.
+  EXPECT_EQ(AppendEde(out, size, size + 5, kEdeStaleAnswer, "stale"), size);
+  const Packet plain = PlainQuery("www.example.test", 1);
+  Query pq;
+  ASSERT_EQ(ParseQuery(plain.bytes(), &pq), ParseStatus::kOk);
+  AnswerWriter pw(out, pq.udp_payload, pq);
+  pw.AddA(30, {192, 0, 2, 77});
+  const std::size_t plain_size = pw.Finish();
+  EXPECT_EQ(AppendEde(out, plain_size, 512, kEdeStaleAnswer, "stale"), plain_size);
+  EXPECT_EQ(AppendEde(out, 7, 512, kEdeStaleAnswer, "stale"), 7u);
+}
+
 TEST(AnswerWriterTest, HeaderCopiesOpcodeRdCdAndId) {
   Packet p;
   p.Header(0x0102, 0x0010, 1, 0, 0, 0).Question("a.example", 1);  // CD, no RD

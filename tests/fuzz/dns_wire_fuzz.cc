@@ -76,6 +76,11 @@ void WriteAnswers(const Query& q) {
   Query next = q;
   next.id = static_cast<std::uint16_t>(q.id + 1);
   Check(ParseResponse(answer, next, &info), "reused answer parses");
+
+  // Served stale: an EDE appended to the OPT (when there is one) keeps it valid.
+  const std::size_t stale = AppendEde(out, size, q.udp_payload, kEdeStaleAnswer, "stale");
+  Check(stale == size || stale == size + 11, "stale EDE size");
+  Check(ParseResponse(std::span(out).first(stale), next, &info), "stale answer parses");
 }
 
 void WriteErrors(const Query& q, ParseStatus status) {

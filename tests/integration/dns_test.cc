@@ -552,6 +552,7 @@ TEST_F(DnsTest, StaleAnswersWhenTheUpstreamIsGone) {
   EXPECT_EQ(d.status, "NOERROR") << d.raw;
   ASSERT_EQ(d.answers.size(), 1u) << d.raw;
   EXPECT_NE(d.answers[0].find(" 30 IN A 192.0.2.77"), std::string::npos) << d.answers[0];
+  EXPECT_TRUE(d.ede.starts_with("3 (Stale Answer)")) << d.raw;
   // A name never seen before has nothing stale to give.
   EXPECT_EQ(Query(port, "other.short.test").status, "SERVFAIL");
 }
