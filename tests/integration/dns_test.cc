@@ -116,7 +116,8 @@ class DnsTest : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new testing::TempDir;
     upstream_port_ = FreePort();
-    StartUnbound(dir_->Sub("unbound"), upstream_port_, &unbound_);
+    unbound_ = new ChildProcess;
+    StartUnbound(dir_->Sub("unbound"), upstream_port_, SuiteZone(), unbound_);
     WriteRules(dir_->Sub("rules"));
     port_ = FreePort();
     saringd_ = new ChildProcess;
@@ -129,13 +130,11 @@ class DnsTest : public ::testing::Test {
     delete dir_;
   }
 
-  static void StartUnbound(const std::string& dir, int port, ChildProcess** out) {
+  // Starts unbound on `port`, answering only from `local_data` (its config
+  // lines) and refusing everything else: nothing leaves the machine.
+  static void StartUnbound(const std::string& dir, int port, const std::string& local_data,
+                           ChildProcess* process) {
     std::filesystem::create_directories(dir);
-    std::string big_txt;
-    for (int i = 0; i < 30; ++i) {
-      big_txt += "  local-data: 'big.example.test. 300 IN TXT \"" + std::string(60, 'a' + i % 26) +
-                 std::to_string(i) + "\"'\n";
-    }
     std::ofstream(dir + "/unbound.conf")
         << "server:\n  interface: 127.0.0.1\n  port: " << port
         << "\n  do-daemonize: no\n  use-syslog: no\n  logfile: \"\"\n  username: \"\"\n"
@@ -143,20 +142,28 @@ class DnsTest : public ::testing::Test {
         << dir
         << "\"\n  pidfile: \"\"\n  num-threads: 1\n  verbosity: 1\n"
            "  access-control: 127.0.0.0/8 allow\n  local-zone: \".\" refuse\n"
-           "  local-zone: \"example.test.\" static\n"
+        << local_data << "remote-control:\n  control-enable: no\n";
+    ASSERT_TRUE(process->Start({"/usr/sbin/unbound", "-d", "-c", dir + "/unbound.conf"}, dir + "/log"));
+    ASSERT_TRUE(process->WaitForLog("start of service", 10s)) << process->Log();
+  }
+
+  // The suite's upstream zone.
+  static std::string SuiteZone() {
+    std::string big_txt;
+    for (int i = 0; i < 30; ++i) {
+      big_txt += "  local-data: 'big.example.test. 300 IN TXT \"" + std::string(60, 'a' + i % 26) +
+                 std::to_string(i) + "\"'\n";
+    }
+    return "  local-zone: \"example.test.\" static\n"
            "  local-data: \"www.example.test. 300 IN A 192.0.2.10\"\n"
            "  local-data: \"example.test. 300 IN A 192.0.2.1\"\n"
            "  local-data: \"alias.example.test. 300 IN CNAME www.slot88.com.\"\n"
            "  local-data: \"safe-alias.example.test. 300 IN CNAME www.example.test.\"\n"
-           "  local-data: \"ok.example.test. 300 IN A 192.0.2.20\"\n"
-        << big_txt
-        << "  local-zone: \"slot88.com.\" static\n"
+           "  local-data: \"ok.example.test. 300 IN A 192.0.2.20\"\n" +
+           big_txt +
+           "  local-zone: \"slot88.com.\" static\n"
            "  local-data: \"www.slot88.com. 300 IN A 192.0.2.88\"\n"
-           "  local-data: \"allowed.slot88.com. 300 IN A 192.0.2.89\"\n"
-           "remote-control:\n  control-enable: no\n";
-    *out = new ChildProcess;
-    ASSERT_TRUE((*out)->Start({"/usr/sbin/unbound", "-d", "-c", dir + "/unbound.conf"}, dir + "/log"));
-    ASSERT_TRUE((*out)->WaitForLog("start of service", 10s)) << (*out)->Log();
+           "  local-data: \"allowed.slot88.com. 300 IN A 192.0.2.89\"\n";
   }
 
   static void WriteRules(const std::string& dir) {
@@ -172,21 +179,29 @@ class DnsTest : public ::testing::Test {
     std::ofstream(dir + "/doh.txt") << "dns.example.test\n";
   }
 
-  // Starts saringd with its own store `name` under the suite's folder.
-  static void StartSaringd(const std::string& name, int port, int upstream, const std::string& extra,
-                           ChildProcess* process, int workers = 2) {
+  // Starts saringd with its own store `name` under the suite's folder: its
+  // config is [server] (db, rules, then `server_lines`), then `rest`; `args`
+  // are added to the command line.
+  static void StartSaringdWith(const std::string& name, const std::string& server_lines,
+                               const std::string& rest, std::vector<std::string> args,
+                               ChildProcess* process) {
     std::string base = dir_->Sub(name);
     std::filesystem::create_directories(base);
-    std::ofstream(base + "/saringd.toml")
-        << "[server]\ndb = \"" << base << "/db\"\nrules = \"" << dir_->Sub("rules")
-        << "\"\nworkers = " << workers << "\n[upstream]\ntimeout_ms = 400\nquery_timeout_ms = 1200\n"
-        << extra;
-    ASSERT_TRUE(process->Start({std::string(SARING_BIN_DIR) + "/saringd", "--config",
-                                base + "/saringd.toml", "--dns-listen",
-                                "127.0.0.1:" + std::to_string(port), "--upstream",
-                                "127.0.0.1:" + std::to_string(upstream)},
-                               base + "/log"));
+    std::ofstream(base + "/saringd.toml") << "[server]\ndb = \"" << base << "/db\"\nrules = \""
+                                          << dir_->Sub("rules") << "\"\n" << server_lines << rest;
+    args.insert(args.begin(), {std::string(SARING_BIN_DIR) + "/saringd", "--config", base + "/saringd.toml"});
+    ASSERT_TRUE(process->Start(args, base + "/log"));
     ASSERT_TRUE(process->WaitForLog("ready", 20s)) << process->Log();
+  }
+
+  // The usual shape: one upstream, short timeouts, `extra` config after them.
+  static void StartSaringd(const std::string& name, int port, int upstream, const std::string& extra,
+                           ChildProcess* process, int workers = 2) {
+    StartSaringdWith(name, "workers = " + std::to_string(workers) + "\n",
+                     "[upstream]\ntimeout_ms = 400\nquery_timeout_ms = 1200\n" + extra,
+                     {"--dns-listen", "127.0.0.1:" + std::to_string(port), "--upstream",
+                      "127.0.0.1:" + std::to_string(upstream)},
+                     process);
   }
 
   static Dig Query(int port, const std::string& name, const std::string& type = "A",
@@ -403,16 +418,10 @@ TEST_F(DnsTest, UpstreamDownGivesServfailWithinTheTimeout) {
 TEST_F(DnsTest, ClientsOutsideTheAllowedSubnetsAreRefused) {
   ChildProcess strict;
   int port = FreePort();
-  std::string base = dir_->Sub("strict");
-  std::filesystem::create_directories(base);
-  std::ofstream(base + "/saringd.toml") << "[server]\ndb = \"" << base << "/db\"\nrules = \""
-                                        << dir_->Sub("rules")
-                                        << "\"\nallow_clients = [\"10.0.0.0/8\"]\n";
-  ASSERT_TRUE(strict.Start({std::string(SARING_BIN_DIR) + "/saringd", "--config", base + "/saringd.toml",
-                            "--dns-listen", "127.0.0.1:" + std::to_string(port), "--upstream",
-                            "127.0.0.1:" + std::to_string(upstream_port_)},
-                           base + "/log"));
-  ASSERT_TRUE(strict.WaitForLog("ready", 20s)) << strict.Log();
+  StartSaringdWith("strict", "allow_clients = [\"10.0.0.0/8\"]\n", "",
+                   {"--dns-listen", "127.0.0.1:" + std::to_string(port), "--upstream",
+                    "127.0.0.1:" + std::to_string(upstream_port_)},
+                   &strict);
   Dig d = Query(port, "www.example.test");
   EXPECT_EQ(d.status, "REFUSED") << d.raw;
   EXPECT_TRUE(d.answers.empty());
@@ -529,17 +538,10 @@ TEST_F(DnsTest, NoQueryIsLostWhileALargeListIsReimported) {
 TEST_F(DnsTest, StaleAnswersWhenTheUpstreamIsGone) {
   ChildProcess upstream;
   int up_port = FreePort();
-  std::string dir = dir_->Sub("stale-unbound");
-  std::filesystem::create_directories(dir);
-  std::ofstream(dir + "/unbound.conf")
-      << "server:\n  interface: 127.0.0.1\n  port: " << up_port
-      << "\n  do-daemonize: no\n  use-syslog: no\n  logfile: \"\"\n  username: \"\"\n  chroot: \"\"\n"
-         "  directory: \"" << dir << "\"\n  pidfile: \"\"\n  verbosity: 1\n"
-         "  access-control: 127.0.0.0/8 allow\n  local-zone: \"short.test.\" static\n"
-         "  local-data: \"www.short.test. 1 IN A 192.0.2.77\"\n"
-         "remote-control:\n  control-enable: no\n";
-  ASSERT_TRUE(upstream.Start({"/usr/sbin/unbound", "-d", "-c", dir + "/unbound.conf"}, dir + "/log"));
-  ASSERT_TRUE(upstream.WaitForLog("start of service", 10s)) << upstream.Log();
+  StartUnbound(dir_->Sub("stale-unbound"), up_port,
+               "  local-zone: \"short.test.\" static\n"
+               "  local-data: \"www.short.test. 1 IN A 192.0.2.77\"\n",
+               &upstream);
   ChildProcess server;
   int port = FreePort();
   // One worker: each worker keeps its own cache, and this test needs the
@@ -586,16 +588,13 @@ TEST_F(DnsTest, ServesIpv6AndCountsPerZone) {
   ChildProcess p;
   int port = FreePort();
   std::string base = dir_->Sub("v6");
-  std::filesystem::create_directories(base);
-  std::ofstream(base + "/saringd.toml")
-      << "[server]\ndb = \"" << base << "/db\"\nrules = \"" << dir_->Sub("rules")
-      << "\"\ndns_listen = [\"127.0.0.1:" << port << "\", \"[::1]:" << port << "\"]\n"
-      << "[upstream]\nservers = [\"127.0.0.1:" << upstream_port_ << "\"]\n"
-      << "[[zone]]\nname = \"loopback-v4\"\nsubnets = [\"127.0.0.0/8\"]\n"
-      << "[log]\nquery_log = true\n";
-  ASSERT_TRUE(p.Start({std::string(SARING_BIN_DIR) + "/saringd", "--config", base + "/saringd.toml"},
-                      base + "/log"));
-  ASSERT_TRUE(p.WaitForLog("ready", 20s)) << p.Log();
+  StartSaringdWith("v6",
+                   "dns_listen = [\"127.0.0.1:" + std::to_string(port) + "\", \"[::1]:" +
+                       std::to_string(port) + "\"]\n",
+                   "[upstream]\nservers = [\"127.0.0.1:" + std::to_string(upstream_port_) + "\"]\n"
+                   "[[zone]]\nname = \"loopback-v4\"\nsubnets = [\"127.0.0.0/8\"]\n"
+                   "[log]\nquery_log = true\n",
+                   {}, &p);
   auto v6 = RunProgram({"/usr/bin/dig", "@::1", "-p", std::to_string(port), "slot88.com", "+tries=1",
                         "+time=3"},
                        "", scratch());
@@ -626,16 +625,11 @@ TEST_F(DnsTest, ServesIpv6AndCountsPerZone) {
 TEST_F(DnsTest, FailsOverFromADeadUpstream) {
   ChildProcess p;
   int port = FreePort();
-  std::string base = dir_->Sub("failover");
-  std::filesystem::create_directories(base);
-  std::ofstream(base + "/saringd.toml")
-      << "[server]\ndb = \"" << base << "/db\"\nrules = \"" << dir_->Sub("rules") << "\"\nworkers = 1\n"
-      << "[upstream]\nservers = [\"127.0.0.1:" << FreePort() << "\", \"127.0.0.1:" << upstream_port_
-      << "\"]\ntimeout_ms = 300\nquery_timeout_ms = 2000\n";
-  ASSERT_TRUE(p.Start({std::string(SARING_BIN_DIR) + "/saringd", "--config", base + "/saringd.toml",
-                       "--dns-listen", "127.0.0.1:" + std::to_string(port)},
-                      base + "/log"));
-  ASSERT_TRUE(p.WaitForLog("ready", 20s)) << p.Log();
+  StartSaringdWith("failover", "workers = 1\n",
+                   "[upstream]\nservers = [\"127.0.0.1:" + std::to_string(FreePort()) +
+                       "\", \"127.0.0.1:" + std::to_string(upstream_port_) +
+                       "\"]\ntimeout_ms = 300\nquery_timeout_ms = 2000\n",
+                   {"--dns-listen", "127.0.0.1:" + std::to_string(port)}, &p);
   // Whichever upstream a query tries first, it is answered; after a few
   // timeouts the dead one is set aside and answers come at once.
   for (const char* name : {"www.example.test", "ok.example.test", "example.test", "allowed.slot88.com"}) {

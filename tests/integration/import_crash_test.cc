@@ -3,10 +3,7 @@
 // then checks that the store holds exactly the old or exactly the new set.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <fcntl.h>
 
 #include <chrono>
 #include <filesystem>
@@ -15,6 +12,7 @@
 
 #include "saring/engine.h"
 #include "saring/store.h"
+#include "testing/process.h"
 #include "testing/subprocess.h"
 #include "testing/temp_dir.h"
 
@@ -32,17 +30,11 @@ void WriteSet(const std::string& path, int first) {
   for (int i = first; i < first + kLines; ++i) out << Name(i) << "\n";
 }
 
-pid_t StartImport(const std::string& db, const std::string& file) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    std::string bin = std::string(SARING_BIN_DIR) + "/saringctl";
-    int devnull = open("/dev/null", O_WRONLY);
-    dup2(devnull, 1);
-    execl(bin.c_str(), "saringctl", "--db", db.c_str(), "import", "--source", "feed",
-          file.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  return pid;
+// A real `saringctl import` of `file` into source "feed", its output discarded.
+void StartImport(const std::string& db, const std::string& file, testing::ChildProcess* child) {
+  ASSERT_TRUE(child->Start({std::string(SARING_BIN_DIR) + "/saringctl", "--db", db, "import",
+                            "--source", "feed", file},
+                           "/dev/null"));
 }
 
 // Which set the store holds: 'A', 'B', or '?' for anything else.
@@ -98,13 +90,12 @@ TEST(ImportCrashTest, KillDuringImportLeavesOldOrNewSetWhole) {
 
   // Two complete imports first (into an empty store, then A -> B), the second
   // timed, so the kill points can be spread over an import like the ones killed.
-  int wstatus = 0;
   double full = 0;
   for (const char* file : {"a.txt", "b.txt"}) {
     auto start = std::chrono::steady_clock::now();
-    pid_t pid = StartImport(db, dir.Sub(file));
-    ASSERT_EQ(waitpid(pid, &wstatus, 0), pid);
-    ASSERT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
+    testing::ChildProcess import;
+    StartImport(db, dir.Sub(file), &import);
+    ASSERT_EQ(import.Wait(), 0);
     full = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
   char state = Inspect(db);
@@ -113,11 +104,11 @@ TEST(ImportCrashTest, KillDuringImportLeavesOldOrNewSetWhole) {
   int killed_before_end = 0, new_sets = 0;
   for (double fraction : {0.05, 0.2, 0.35, 0.5, 0.65, 0.8, 0.9, 0.97, 1.05}) {
     char target = state == 'A' ? 'B' : 'A';
-    pid_t pid = StartImport(db, dir.Sub(target == 'A' ? "a.txt" : "b.txt"));
+    testing::ChildProcess import;
+    StartImport(db, dir.Sub(target == 'A' ? "a.txt" : "b.txt"), &import);
     std::this_thread::sleep_for(std::chrono::duration<double>(full * fraction));
-    kill(pid, SIGKILL);
-    ASSERT_EQ(waitpid(pid, &wstatus, 0), pid);
-    if (WIFSIGNALED(wstatus)) ++killed_before_end;
+    import.Signal(SIGKILL);
+    if (import.Wait() == 128 + SIGKILL) ++killed_before_end;
     char now = Inspect(db);
     ASSERT_NE(now, '?') << "store holds a mix after a kill at " << fraction << " of an import";
     if (now == target) ++new_sets;

@@ -19,6 +19,25 @@
 
 namespace saring::testing {
 
+// Forks and runs argv[0] with standard input from `in_path` and output to
+// `out_path` / `err_path` (one file when they are the same path).
+inline pid_t Spawn(const std::vector<std::string>& argv, const std::string& in_path,
+                   const std::string& out_path, const std::string& err_path) {
+  pid_t pid = fork();
+  if (pid != 0) return pid;
+  int in = open(in_path.c_str(), O_RDONLY);
+  int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  int err = err_path == out_path ? out : open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  dup2(in, 0);
+  dup2(out, 1);
+  dup2(err, 2);
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  execv(args[0], args.data());
+  _exit(127);
+}
+
 class ChildProcess {
  public:
   ChildProcess() = default;
@@ -29,20 +48,19 @@ class ChildProcess {
   // Starts argv[0] with its output (stdout and stderr) in `log_path`.
   bool Start(const std::vector<std::string>& argv, const std::string& log_path) {
     log_path_ = log_path;
-    pid_ = fork();
-    if (pid_ == 0) {
-      int log = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      int null = open("/dev/null", O_RDONLY);
-      dup2(null, 0);
-      dup2(log, 1);
-      dup2(log, 2);
-      std::vector<char*> args;
-      for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      execv(args[0], args.data());
-      _exit(127);
-    }
+    pid_ = Spawn(argv, "/dev/null", log_path, log_path);
     return pid_ > 0;
+  }
+
+  // Waits for the program to end; returns its exit status, or 128 + signal.
+  int Wait() {
+    if (pid_ > 0) {
+      int status;
+      waitpid(pid_, &status, 0);
+      exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      pid_ = -1;
+    }
+    return exit_status_;
   }
 
   // Waits (bounded) until the log holds `text`; false on timeout or exit.

@@ -3,15 +3,14 @@
 #ifndef SARING_TESTS_TESTING_SUBPROCESS_H_
 #define SARING_TESTS_TESTING_SUBPROCESS_H_
 
-#include <fcntl.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
-#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "testing/process.h"
 
 namespace saring::testing {
 
@@ -27,23 +26,10 @@ inline ProgramResult RunProgram(const std::vector<std::string>& argv, const std:
   std::string in_path = scratch + "/stdin", out_path = scratch + "/stdout",
               err_path = scratch + "/stderr";
   std::ofstream(in_path, std::ios::binary) << input;
-  pid_t pid = fork();
-  if (pid == 0) {
-    int in = open(in_path.c_str(), O_RDONLY);
-    int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(in, 0);
-    dup2(out, 1);
-    dup2(err, 2);
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    _exit(127);
-  }
   ProgramResult result;
+  pid_t pid = Spawn(argv, in_path, out_path, err_path);
   int wstatus = 0;
-  if (waitpid(pid, &wstatus, 0) != pid) return result;
+  if (pid <= 0 || waitpid(pid, &wstatus, 0) != pid) return result;
   result.status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
   auto slurp = [](const std::string& path) {
     std::ifstream f(path, std::ios::binary);
