@@ -7,7 +7,7 @@ packages=(
   cmake ninja-build g++ pkg-config ccache
   librocksdb-dev libboost-dev libtomlplusplus-dev libspdlog-dev libfmt-dev libcli11-dev
   nlohmann-json3-dev libidn2-dev libpsl-dev libcurl4-openssl-dev libssl-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libabsl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libabsl-dev zlib1g-dev
 )
 if [ "$(dpkg --print-architecture)" = amd64 ]; then
   packages+=(libhyperscan-dev)

@@ -42,6 +42,45 @@ struct DnsCounters {
   // Blocked answers by the deciding rule's class id (see store.h: the store's
   // Classes() names each one's source and category); trailing zeros cut.
   std::vector<std::uint64_t> blocked_by_class;
+
+  // The most blocked query names and the rules that blocked most. Each worker
+  // keeps its own fixed-size Space-Saving table (128 slots) and publishes a
+  // copy about once a second; these are the workers' latest copies merged
+  // (counts summed per value). So the figures are up to ~1 s old and
+  // approximate: once a worker has seen more distinct values than slots, a
+  // count may overestimate, by at most that worker's lowest count in the
+  // table, and a rare value may be missing; any value making up more than
+  // 1/128 of a worker's blocks is certainly counted. Names and rule texts
+  // only, never a client. A CNAME-blocked answer counts the name asked for
+  // and the rule that matched its CNAME target.
+  struct TopEntry {
+    std::string value;  // the query name, or the rule's value (the matched domain, the pattern)
+    std::uint16_t class_id = 0;  // the deciding rule's class (for a name: the latest one seen)
+    std::uint64_t count = 0;
+  };
+  std::vector<TopEntry> top_blocked_names;  // most first, at most 20
+  std::vector<TopEntry> top_blocked_rules;  // most first, at most 20; rules of another class
+                                            // with the same text are separate entries
+
+  // The configured upstreams, in configuration order. Live (relaxed reads of
+  // each worker's figures), summed over workers.
+  struct Upstream {
+    std::string address;      // as configured, e.g. "9.9.9.9:53"
+    bool healthy = true;      // now, in at least one worker (a worker takes an upstream out
+                              // for 5 s after 3 timeouts in a row)
+    std::uint64_t queries = 0;   // attempts sent (a retry is another attempt; TCP retries too)
+    std::uint64_t answers = 0;   // answers accepted
+    std::uint64_t failures = 0;  // attempts that timed out
+    double srtt_ms = 0;  // smoothed round-trip time, averaged over workers weighted by
+                         // answers; 0 before the first answer
+  };
+  std::vector<Upstream> upstreams;
+
+  // The answer caches of all workers (live): answers held, and the bytes of
+  // answer storage they take (whole 128-byte chunks; the caches' index
+  // memory is not included).
+  std::uint64_t cache_entries = 0;
+  std::uint64_t cache_bytes = 0;
 };
 
 class DnsServer {

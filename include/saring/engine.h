@@ -56,6 +56,13 @@ struct ImportRequest {
   Action action = Action::kBlock;  // for formats that do not carry one
 };
 
+// What the engine has done, for metrics (relaxed reads: figures, not a cut).
+struct EngineStats {
+  std::int64_t published_at_ms = 0;  // wall clock of the last snapshot publish
+  std::uint64_t rebuilds = 0;        // full domain-index rebuilds
+  double last_rebuild_s = 0, total_rebuild_s = 0;
+};
+
 class Engine {
  public:
   static Status Open(const EngineOptions& options, std::unique_ptr<Engine>* out);
@@ -84,6 +91,7 @@ class Engine {
 
   // Rebuilds the domain index from the store now and waits for it.
   Status Rebuild();
+  EngineStats stats() const;
 
  private:
   struct Rep;

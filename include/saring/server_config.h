@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "saring/feed_source.h"
 #include "saring/status.h"
 
 namespace saring {
@@ -80,6 +81,23 @@ struct ServerConfig {
   std::uint32_t block_ttl = 300;
   // [[zone]]
   std::vector<ClientZone> zones;
+  // [admin]: the admin API listener
+  bool admin_enabled = true;
+  Endpoint admin_listen{"127.0.0.1", 8053};
+  std::string admin_tls_cert, admin_tls_key;  // both set: HTTPS only
+  bool metrics_public = false;                // /metrics without a token
+  std::size_t admin_max_body_bytes = 64u << 20;
+  int reports_per_minute = 5;                 // public block-page reports per client address
+  std::string release_source = "city";        // source of the allow rule a released report adds
+  // [feeds] and [[feed]]
+  std::string feeds_ca_file;   // CA bundle for https feeds ("" = the system's)
+  std::string feeds_work_dir;  // downloads ("" = the store's folder)
+  bool feeds_schedule = true;  // false: feeds run only when synced by hand
+  int feeds_stall_timeout_s = 60;   // a download receiving nothing this long fails
+  int feeds_connect_timeout_s = 10;
+  int feeds_attempts = 3;           // download tries per run (transient failures)
+  std::vector<FeedSource> feeds;  // added to the store at start when it has no feed of that name
+
   // [log]
   std::string log_level = "info";
   bool query_log = false;  // one line per query: off unless an investigation needs it

@@ -4,8 +4,8 @@
 //
 // Column families: "rules" (one key per source + kind + value), "sources"
 // (per-source counts and last import), "audit" (every change, keyed by serial),
-// "meta" (store serial, rule classes, schema version) and "cache" (compiled
-// pattern databases). Every change bumps the store serial and is one atomic
+// "meta" (store serial, rule classes, schema version), "records" (feeds,
+// tokens, reports: see RecordTable) and "cache" (compiled pattern databases). Every change bumps the store serial and is one atomic
 // RocksDB commit (a WriteBatch, or for bulk imports SST files ingested across
 // column families at once), so a crash leaves the old or the new state, never
 // a mix.
@@ -48,10 +48,29 @@ struct RuleClass {
 using ClassId = std::uint16_t;
 inline constexpr ClassId kMaxClassId = 0x0FFE;
 
+// Non-rule state kept beside the rules as small JSON documents in named
+// tables: feed definitions and their download state, feed run history, API
+// tokens (hashed) and block-page reports. The typed views live with their
+// users (src/update, src/admin); the store only keeps the bytes.
+enum class RecordTable : std::uint8_t { kFeeds = 0, kFeedRuns, kTokens, kReports };
+
+// One record written (or erased) as part of a commit.
+struct RecordWrite {
+  RecordTable table = RecordTable::kFeeds;
+  std::string key;
+  std::string value;  // JSON text
+  bool erase = false;
+};
+
 // Who makes a change, and when (0 = now).
 struct ChangeContext {
   std::string by = "system";
   std::int64_t now = 0;
+  // Written in the same commit as the change, so both or neither happen (a
+  // feed's state with its import; a report's resolution with its allow rule).
+  std::vector<RecordWrite> records;
+  // Put into each audit record of the change as "link" (e.g. "report/17").
+  std::string link;
 };
 
 // What one source holds, kept up to date by every change.
@@ -70,8 +89,9 @@ struct AuditRecord {
   std::uint32_t seq = 0;  // several records may share a serial (a batch of rules)
   std::int64_t at = 0;
   std::string by;
-  std::string op;  // "add", "update", "remove", "import", "expire"
+  std::string op;  // "add", "update", "remove", "import", "expire", "feed.add", "token.create", ...
   std::string detail;
+  std::string link;  // what the change answers, e.g. "report/17" (see ChangeContext::link)
 };
 
 // How an import (a whole source replaced) went.
@@ -93,6 +113,10 @@ struct ImportOptions {
   std::string format;     // recorded in the audit log only
   double max_shrink = 0.2;  // refuse when the source would lose more than this share
   bool force = false;       // apply even if it shrinks more than max_shrink
+  // Refuse when more than this share of the non-blank lines were rejected (a
+  // "list" that is mostly junk); checked by Engine::Import, not by the store.
+  double max_rejected = 1.0;
+  bool refuse_empty = false;  // refuse input that yields no entry at all (Engine::Import)
   std::size_t max_tracked_changes = 20000;  // see ImportReport::changes
 };
 
@@ -124,6 +148,10 @@ class Store {
   const std::string& dir() const;
   // The serial of the last committed change (0 for a new store).
   std::uint64_t serial() const;
+  // The serial of the last change that touched rules (<= serial(): feed and
+  // token changes move only serial()). A compiled index built from a view at
+  // serial S is current while rules_serial() <= S.
+  std::uint64_t rules_serial() const;
   // True if the store was created by this Open (so defaults may be loaded).
   bool created() const;
 
@@ -163,6 +191,19 @@ class Store {
   // Audit records with serial >= from_serial, oldest first, at most `limit`.
   Status ReadAudit(std::uint64_t from_serial, std::size_t limit,
                    std::vector<AuditRecord>* records) const;
+
+  // Writes records in one commit. With an `audit_op` this is a change: the
+  // serial moves and the audit log gets (op, audit_detail as JSON). Without,
+  // it is bookkeeping (feed run history, reports filed by the public): no
+  // serial, no audit record.
+  Status WriteRecords(std::span<const RecordWrite> writes, std::string_view audit_op,
+                      std::string_view audit_detail, const ChangeContext& ctx);
+  // NotFound if absent.
+  Status GetRecord(RecordTable table, std::string_view key, std::string* value) const;
+  // Records of `table` whose key starts with `prefix`, in key order, after
+  // `after` (exclusive; "" = from the first), at most `limit`.
+  Status ListRecords(RecordTable table, std::string_view prefix, std::string_view after,
+                     std::size_t limit, std::vector<std::pair<std::string, std::string>>* out) const;
 
   // The compiled-artifact cache (pattern databases). Not part of the serial.
   Status GetCached(std::string_view key, std::string* value) const;

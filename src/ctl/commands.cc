@@ -8,15 +8,21 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <functional>
+#include <sstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <unordered_set>
 #include <vector>
 
+#include "admin/stats.h"
+#include "admin/tokens.h"
+#include "ctl/remote_client.h"
 #include "match/domain_index.h"
 #include "saring/dns_server.h"
 #include "saring/engine.h"
+#include "saring/feed_service.h"
 #include "saring/store.h"
 #include "saring/name.h"
 
@@ -61,6 +67,27 @@ Status ParseExpiry(const std::string& text, std::int64_t* at) {
   return Status::InvalidArgument("expiry '" + text + "' is not like 30m, 12h, 7d or @UNIXTIME");
 }
 
+
+// Remote mode: one admin API call; `print` shows a successful reply (by
+// default the JSON as it came), an HTTP error goes to err with its message.
+int Remote(Invocation& ctx, std::string_view method, const std::string& path, const std::string& body,
+           const std::function<void(const json&)>& print = nullptr, std::string_view content_type = "") {
+  RemoteClient client(ctx.server, ctx.token);
+  RemoteReply reply;
+  Status st = client.Call(method, path, body, content_type, &reply);
+  if (!st.ok()) return Fail(ctx, st);
+  json j = json::parse(reply.body, nullptr, false);
+  if (reply.status >= 400) {
+    std::string message = j.is_object() && j.contains("error") ? j["error"].get<std::string>() : reply.body;
+    ctx.err << "saringctl: HTTP " << reply.status << ": " << message << "\n";
+    return kExitFailed;
+  }
+  if (print && !j.is_discarded()) print(j);
+  else ctx.out << (j.is_discarded() ? reply.body : j.dump(2) + "\n");
+  return 0;
+}
+
+std::string Esc(std::string_view v) { return RemoteClient::Escape(v); }
 
 ChangeContext Change(const Invocation& ctx) {
   ChangeContext change;
@@ -117,7 +144,13 @@ json VerdictJson(std::string_view name, const Verdict& v, Store& store) {
   return j;
 }
 
+Status LocalOnly(const Invocation& ctx, std::string_view command) {
+  if (ctx.server.empty()) return Status::OK();
+  return Status::InvalidArgument(std::string(command) + " works on a store, not through --server");
+}
+
 int CmdInit(Invocation& ctx, bool reload) {
+  if (Status st = LocalOnly(ctx, "init"); !st.ok()) return Fail(ctx, st);
   EngineRef engine;
   Status st = OpenEngine(ctx, /*create=*/true, &engine);
   if (!st.ok()) return Fail(ctx, st);
@@ -143,6 +176,21 @@ int CmdImport(Invocation& ctx, ImportRequest request, const std::string& format_
   }
   if (!ParseAction(action_name, &request.action)) {
     return Fail(ctx, Status::InvalidArgument("unknown action '" + action_name + "'"));
+  }
+  if (!ctx.server.empty()) {
+    std::ostringstream body;
+    if (file == "-") {
+      body << ctx.in.rdbuf();
+    } else {
+      std::ifstream f(file, std::ios::binary);
+      if (!f) return Fail(ctx, Status::IOError("cannot read '" + file + "'"));
+      body << f.rdbuf();
+    }
+    std::string path = "/v1/sources/" + Esc(request.options.source) + "/import?format=" + Esc(format_name) +
+                       "&action=" + Esc(action_name) + "&category=" + Esc(request.options.category) +
+                       "&max_shrink_percent=" + std::to_string(static_cast<int>(request.options.max_shrink * 100)) +
+                       (request.options.force ? "&force=1" : "");
+    return Remote(ctx, "POST", path, body.str(), nullptr, "text/plain");
   }
   std::ifstream file_in;
   std::istream* in = &ctx.in;
@@ -189,7 +237,34 @@ int CmdImport(Invocation& ctx, ImportRequest request, const std::string& format_
   return st.ok() ? 0 : Fail(ctx, st);
 }
 
+int CmdCheckRemote(Invocation& ctx, const std::vector<std::string>& names, bool json_out) {
+  int status = 0;
+  for (const std::string& name : names) {
+    status |= Remote(ctx, "GET", "/v1/check?name=" + Esc(name), "", [&](const json& j) {
+      if (json_out) {
+        ctx.out << j.dump() << "\n";
+      } else if (j["verdict"] == "pass") {
+        ctx.out << j["name"].get<std::string>() << "\tpass\n";
+      } else {
+        ctx.out << j["name"].get<std::string>() << "\t" << j["verdict"].get<std::string>() << "\t"
+                << j["kind"].get<std::string>() << " " << j["rule"].get<std::string>()
+                << "\tsource=" << j["source"].get<std::string>() << "\tcategory=" << j["category"].get<std::string>()
+                << "\n";
+      }
+    });
+  }
+  return status;
+}
+
 int CmdCheck(Invocation& ctx, std::vector<std::string> names, bool from_stdin, bool json_out) {
+  if (!ctx.server.empty()) {
+    std::string line;
+    while (from_stdin && std::getline(ctx.in, line)) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line.find_first_not_of(" \t") != std::string::npos) names.push_back(line);
+    }
+    return CmdCheckRemote(ctx, names, json_out);
+  }
   EngineRef engine;
   Status st = OpenEngine(ctx, false, &engine);
   if (!st.ok()) return Fail(ctx, st);
@@ -246,6 +321,19 @@ int CmdRulesAdd(Invocation& ctx, const std::string& kind_name, const std::string
   proto.category = category;
   proto.note = note;
   proto.added_by = Change(ctx).by;
+  if (!ctx.server.empty()) {
+    json body = json::array();
+    for (const std::string& v : values) {
+      json one = {{"kind", kind_name}, {"action", action_name}, {"value", v}, {"source", source}, {"category", category}};
+      if (!note.empty()) one["note"] = note;
+      if (!expires.empty()) one["expires"] = expires;
+      body.push_back(one);
+    }
+    return Remote(ctx, "POST", "/v1/rules", body.dump(), [&](const json& j) {
+      ctx.out << j["changed"].get<std::size_t>() << " of " << values.size() << " rules added or changed, serial "
+              << j["serial"].get<std::uint64_t>() << "\n";
+    });
+  }
   std::vector<Rule> rules;
   for (const std::string& v : values) {
     rules.push_back(proto);
@@ -268,6 +356,13 @@ int CmdRulesRemove(Invocation& ctx, const std::string& kind_name, const std::str
   if (!ParseRuleKind(kind_name, &kind)) {
     return Fail(ctx, Status::InvalidArgument("unknown kind '" + kind_name + "'"));
   }
+  if (!ctx.server.empty()) {
+    json body = json::array();
+    for (const std::string& v : values) body.push_back({{"kind", kind_name}, {"value", v}, {"source", source}});
+    return Remote(ctx, "DELETE", "/v1/rules", body.dump(), [&](const json& j) {
+      ctx.out << values.size() << " rules removed, serial " << j["serial"].get<std::uint64_t>() << "\n";
+    });
+  }
   std::vector<RuleKey> keys;
   for (const std::string& v : values) keys.push_back({source, kind, v});
   EngineRef engine;
@@ -289,6 +384,22 @@ json RuleJson(const Rule& r) {
 }
 
 int CmdRulesList(Invocation& ctx, const std::string& source, std::size_t limit, bool json_out) {
+  if (!ctx.server.empty()) {
+    std::string path = "/v1/rules?limit=" + std::to_string(limit) + (source.empty() ? "" : "&source=" + Esc(source));
+    return Remote(ctx, "GET", path, "", [&](const json& j) {
+      for (const json& r : j["rules"]) {
+        if (json_out) {
+          ctx.out << r.dump() << "\n";
+          continue;
+        }
+        ctx.out << r["kind"].get<std::string>() << "\t" << r["action"].get<std::string>() << "\t"
+                << r["value"].get<std::string>() << "\t" << r["source"].get<std::string>() << "\t"
+                << r["category"].get<std::string>() << "\t" << r["by"].get<std::string>() << "\t"
+                << r["added_at"].get<std::string>() << (r.contains("note") ? "\t" + r["note"].get<std::string>() : "")
+                << "\n";
+      }
+    });
+  }
   EngineRef engine;
   Status st = OpenEngine(ctx, false, &engine);
   if (!st.ok()) return Fail(ctx, st);
@@ -318,27 +429,8 @@ int CmdRulesList(Invocation& ctx, const std::string& source, std::size_t limit, 
   return 0;
 }
 
-json DnsCountersJson(const DnsCounters& c, const std::vector<RuleClass>& classes) {
-  json zones = json::array();
-  for (const DnsCounters::Zone& z : c.zones) {
-    zones.push_back({{"name", z.name}, {"queries", z.queries}, {"blocked", z.blocked}});
-  }
-  json by_source = json::array();
-  for (std::size_t i = 0; i < c.blocked_by_class.size(); ++i) {
-    if (c.blocked_by_class[i] == 0 || i >= classes.size()) continue;
-    by_source.push_back({{"source", classes[i].source},
-                         {"category", classes[i].category},
-                         {"blocked", c.blocked_by_class[i]}});
-  }
-  return {{"queries", c.queries},       {"blocked", c.blocked},
-          {"allowed", c.allowed},       {"forwarded", c.forwarded},
-          {"cache_hits", c.cache_hits}, {"stale_answers", c.stale_answers},
-          {"servfail", c.servfail},     {"refused", c.refused},
-          {"formerr", c.formerr},       {"dropped", c.dropped},
-          {"cname_blocked", c.cname_blocked}, {"zones", zones}, {"blocked_by_source", by_source}};
-}
-
 int CmdStats(Invocation& ctx, bool json_out) {
+  if (!ctx.server.empty()) return Remote(ctx, "GET", "/v1/stats", "");
   EngineRef engine;
   Status st = OpenEngine(ctx, false, &engine);
   if (!st.ok()) return Fail(ctx, st);
@@ -347,23 +439,10 @@ int CmdStats(Invocation& ctx, bool json_out) {
   if (!st.ok()) return Fail(ctx, st);
   Snapshot::Stats s = engine->snapshot()->stats();
   if (json_out) {
-    json j = {{"serial", s.serial},
-              {"index", {{"base_domains", s.base_domains}, {"delta_domains", s.delta_domains},
-                         {"bytes", s.index_bytes}, {"base_serial", s.base_serial}}},
-              {"patterns", s.patterns},
-              {"url_rules", s.urls},
-              {"pattern_bytes", s.pattern_bytes}};
-    json js = json::array();
-    for (const SourceInfo& src : sources) {
-      json one = {{"name", src.name},     {"domains", src.domains},
-                  {"patterns", src.patterns}, {"urls", src.urls},
-                  {"updated_at", FormatTime(src.updated_at)}};
-      if (!src.last_import.empty()) one["last_import"] = json::parse(src.last_import);
-      js.push_back(one);
-    }
-    j["sources"] = js;
-    if (ctx.dns) j["dns"] = DnsCountersJson(ctx.dns->counters(), engine->store().Classes());
-    ctx.out << j.dump(2) << "\n";
+    std::string text;
+    st = admin::StatsJson(*engine, ctx.dns, ctx.feeds, &text);
+    if (!st.ok()) return Fail(ctx, st);
+    ctx.out << text << "\n";
     return 0;
   }
   ctx.out << "serial " << s.serial << " (index built at " << s.base_serial << ")\n"
@@ -405,6 +484,7 @@ int CmdExport(Invocation& ctx, const std::string& format, const std::string& sou
   if (!ParseAction(action_name, &action)) {
     return Fail(ctx, Status::InvalidArgument("unknown action '" + action_name + "'"));
   }
+  if (Status st = LocalOnly(ctx, "export"); !st.ok()) return Fail(ctx, st);
   if (format != "plain" && format != "rpz") {
     return Fail(ctx, Status::InvalidArgument("export format must be plain or rpz"));
   }
@@ -441,6 +521,20 @@ int CmdExport(Invocation& ctx, const std::string& format, const std::string& sou
 }
 
 int CmdAudit(Invocation& ctx, std::uint64_t from, std::size_t limit, bool json_out) {
+  if (!ctx.server.empty()) {
+    return Remote(ctx, "GET", "/v1/audit?from=" + std::to_string(from) + "&limit=" + std::to_string(limit), "",
+                  [&](const json& j) {
+                    for (const json& r : j["records"]) {
+                      if (json_out) {
+                        ctx.out << r.dump() << "\n";
+                      } else {
+                        ctx.out << r["serial"] << "." << r["seq"] << "\t" << r["at"].get<std::string>() << "\t"
+                                << r["by"].get<std::string>() << "\t" << r["op"].get<std::string>() << "\t"
+                                << r["detail"].dump() << "\n";
+                      }
+                    }
+                  });
+  }
   EngineRef engine;
   Status st = OpenEngine(ctx, false, &engine);
   if (!st.ok()) return Fail(ctx, st);
@@ -462,6 +556,181 @@ int CmdAudit(Invocation& ctx, std::uint64_t from, std::size_t limit, bool json_o
   return 0;
 }
 
+// The feed service a command works on: saringd's, or one over the engine
+// this command opened (no scheduler: a sync runs here and now).
+class FeedsRef {
+ public:
+  Status Open(Invocation& ctx) {
+    SARING_RETURN_IF_ERROR(OpenEngine(ctx, false, &engine_));
+    if (ctx.feeds) {
+      feeds_ = ctx.feeds;
+    } else {
+      owned_ = std::make_unique<FeedService>(&*engine_, FeedServiceOptions{});
+      feeds_ = owned_.get();
+    }
+    return Status::OK();
+  }
+  FeedService* operator->() const { return feeds_; }
+
+ private:
+  EngineRef engine_;
+  std::unique_ptr<FeedService> owned_;
+  FeedService* feeds_ = nullptr;
+};
+
+void PrintRun(Invocation& ctx, const FeedRun& r, bool json_out) {
+  if (json_out) {
+    ctx.out << FeedRunToJson(r) << "\n";
+    return;
+  }
+  ctx.out << FormatTime(r.started_at) << "\t" << r.feed << "\t" << r.verdict << "\t" << r.trigger
+          << (r.forced ? " (forced)" : "") << "\thttp " << r.http_status << ", " << r.bytes << " bytes, "
+          << r.accepted << " accepted, " << r.rejected << " rejected lines, +" << r.added << " -" << r.removed
+          << " ~" << r.changed << ", " << r.rules_after << " rules";
+  if (!r.error.empty()) ctx.out << "\t" << r.error;
+  ctx.out << "\n";
+}
+
+int CmdFeedsAdd(Invocation& ctx, FeedSource feed, const std::string& format, const std::string& action,
+                const std::string& every) {
+  if (!ParseFeedFormat(format, &feed.format)) return Fail(ctx, Status::InvalidArgument("unknown format '" + format + "'"));
+  if (!ParseAction(action, &feed.action)) return Fail(ctx, Status::InvalidArgument("unknown action '" + action + "'"));
+  Status st = ParseInterval(every, &feed.every_s);
+  if (!st.ok()) return Fail(ctx, st);
+  if (!ctx.server.empty()) {
+    json body = {{"name", feed.name}, {"url", feed.url}, {"format", format}, {"action", action},
+                 {"category", feed.category}, {"every", every}, {"max_shrink", feed.max_shrink},
+                 {"max_rejected", feed.max_rejected}};
+    return Remote(ctx, "POST", "/v1/feeds", body.dump());
+  }
+  FeedsRef feeds;
+  st = feeds.Open(ctx);
+  if (st.ok()) st = feeds->Add(feed, Change(ctx));
+  if (!st.ok()) return Fail(ctx, st);
+  ctx.out << "feed " << feed.name << " added: " << feed.url << " (" << ToString(feed.format) << ", every "
+          << feed.every_s << " s)\n";
+  return 0;
+}
+
+int CmdFeedsRemove(Invocation& ctx, const std::string& name, bool purge) {
+  if (!ctx.server.empty()) return Remote(ctx, "DELETE", "/v1/feeds/" + Esc(name) + (purge ? "?purge=1" : ""), "");
+  FeedsRef feeds;
+  Status st = feeds.Open(ctx);
+  if (st.ok()) st = feeds->Remove(name, purge, Change(ctx));
+  if (!st.ok()) return Fail(ctx, st);
+  ctx.out << "feed " << name << " removed" << (purge ? " with its rules" : " (its rules stay; --purge removes them)")
+          << "\n";
+  return 0;
+}
+
+int CmdFeedsList(Invocation& ctx, bool json_out) {
+  if (!ctx.server.empty()) return Remote(ctx, "GET", "/v1/feeds", "");
+  FeedsRef feeds;
+  std::vector<FeedSource> list;
+  Status st = feeds.Open(ctx);
+  if (st.ok()) st = feeds->List(&list);
+  if (!st.ok()) return Fail(ctx, st);
+  for (const FeedSource& f : list) {
+    if (json_out) {
+      ctx.out << FeedSourceToJson(f) << "\n";
+      continue;
+    }
+    ctx.out << f.name << "\t" << f.url << "\t" << ToString(f.format) << "\t" << ToString(f.action) << "\t"
+            << f.category << "\tevery " << f.every_s << " s" << (f.enabled ? "" : " (disabled)") << "\tlast "
+            << (f.last_verdict.empty() ? "never run" : f.last_verdict) << " " << FormatTime(f.last_run_at) << "\n";
+  }
+  return 0;
+}
+
+int CmdFeedsSync(Invocation& ctx, const std::string& name, bool force, bool json_out) {
+  if (!ctx.server.empty()) {
+    int rc = kExitOk;
+    int call = Remote(ctx, "POST", "/v1/feeds/" + Esc(name) + "/sync" + (force ? "?force=1" : ""), "", [&](const json& j) {
+      ctx.out << (json_out ? j.dump() : j.dump(2)) << "\n";
+      std::string v = j.value("verdict", "");
+      if (v != "applied" && v != "unchanged" && v != "not-modified") rc = kExitFailed;
+    });
+    return call != kExitOk ? call : rc;
+  }
+  FeedsRef feeds;
+  Status st = feeds.Open(ctx);
+  FeedRun run;
+  SyncOptions sync;
+  sync.force = force;
+  sync.by = Change(ctx).by;
+  if (st.ok()) st = feeds->Sync(name, sync, &run);
+  if (!st.ok()) return Fail(ctx, st);
+  PrintRun(ctx, run, json_out);
+  bool good = run.verdict == "applied" || run.verdict == "unchanged" || run.verdict == "not-modified";
+  return good ? 0 : kExitFailed;
+}
+
+int CmdFeedsStatus(Invocation& ctx, const std::string& name, std::size_t limit, bool json_out) {
+  if (!ctx.server.empty()) {
+    if (name.empty()) return Fail(ctx, Status::InvalidArgument("with --server, name the feed"));
+    return Remote(ctx, "GET", "/v1/feeds/" + Esc(name) + "/runs?limit=" + std::to_string(limit), "");
+  }
+  FeedsRef feeds;
+  Status st = feeds.Open(ctx);
+  std::vector<FeedSource> list;
+  if (st.ok() && name.empty()) st = feeds->List(&list);
+  if (st.ok() && !name.empty()) {
+    list.emplace_back();
+    st = feeds->Get(name, &list.back());
+  }
+  if (!st.ok()) return Fail(ctx, st);
+  for (const FeedSource& f : list) {
+    std::vector<FeedRun> runs;
+    st = feeds->Runs(f.name, limit, &runs);
+    if (!st.ok()) return Fail(ctx, st);
+    for (const FeedRun& r : runs) PrintRun(ctx, r, json_out);
+  }
+  return 0;
+}
+
+int CmdTokensCreate(Invocation& ctx, const std::string& role_name, const std::string& name) {
+  admin::Role role;
+  if (!admin::ParseRole(role_name, &role)) return Fail(ctx, Status::InvalidArgument("role must be viewer, editor or admin"));
+  if (!ctx.server.empty()) {
+    return Remote(ctx, "POST", "/v1/tokens", json{{"name", name}, {"role", role_name}}.dump(),
+                  [&](const json& j) { ctx.out << j["token"].get<std::string>() << "\n"; });
+  }
+  EngineRef engine;
+  Status st = OpenEngine(ctx, false, &engine);
+  std::string token;
+  admin::TokenInfo info;
+  if (st.ok()) st = admin::CreateToken(engine->store(), role, name, Change(ctx), &token, &info);
+  if (!st.ok()) return Fail(ctx, st);
+  ctx.out << token << "\n";
+  ctx.err << "token " << info.id << " (" << name << ", " << role_name
+          << ") created; it is shown only this once\n";
+  return 0;
+}
+
+int CmdTokensList(Invocation& ctx) {
+  if (!ctx.server.empty()) return Remote(ctx, "GET", "/v1/tokens", "");
+  EngineRef engine;
+  Status st = OpenEngine(ctx, false, &engine);
+  std::vector<admin::TokenInfo> tokens;
+  if (st.ok()) st = admin::ListTokens(engine->store(), &tokens);
+  if (!st.ok()) return Fail(ctx, st);
+  for (const admin::TokenInfo& t : tokens) {
+    ctx.out << t.id << "\t" << admin::ToString(t.role) << "\t" << t.name << "\t" << FormatTime(t.created_at) << "\t"
+            << t.created_by << "\n";
+  }
+  return 0;
+}
+
+int CmdTokensRevoke(Invocation& ctx, const std::string& id) {
+  if (!ctx.server.empty()) return Remote(ctx, "DELETE", "/v1/tokens/" + Esc(id), "");
+  EngineRef engine;
+  Status st = OpenEngine(ctx, false, &engine);
+  if (st.ok()) st = admin::RevokeToken(engine->store(), id, Change(ctx));
+  if (!st.ok()) return Fail(ctx, st);
+  ctx.out << "token " << id << " revoked\n";
+  return 0;
+}
+
 }  // namespace
 
 int RunCommand(const std::vector<std::string>& args, Invocation& ctx) {
@@ -472,6 +741,8 @@ int RunCommand(const std::vector<std::string>& args, Invocation& ctx) {
   app.add_option("--rules", ctx.rules_dir, "folder of the bundled default rules")->capture_default_str();
   app.add_option("--by", ctx.by, "who makes the change (default: the login name)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.add_option("--server", ctx.server, "admin API of a saringd (http[s]://host:port): run the command there");
+  app.add_option("--token", ctx.token, "bearer token for --server")->envname("SARING_TOKEN");
   int rc = 0;
 
   auto* init = app.add_subcommand("init", "create a store holding the bundled default rules");
@@ -555,6 +826,56 @@ int RunCommand(const std::vector<std::string>& args, Invocation& ctx) {
   audit->add_option("--limit", audit_limit, "at most this many records")->capture_default_str();
   audit->add_flag("--json", json_out, "one JSON object per line");
   audit->callback([&] { rc = CmdAudit(ctx, from, audit_limit, json_out); });
+
+  auto* feeds = app.add_subcommand("feeds", "lists downloaded on a schedule into a source");
+  feeds->require_subcommand(1);
+  feeds->fallthrough();
+  FeedSource feed;
+  std::string every = "6h", feed_name;
+  bool force = false, purge = false;
+  std::size_t runs_limit = 10;
+  auto* fadd = feeds->add_subcommand("add", "add a feed (its name is also its source)");
+  fadd->add_option("--name", feed.name, "feed and source name")->required();
+  fadd->add_option("--url", feed.url, "https://, http:// or file:// address")->required();
+  fadd->add_option("--format", format, "plain|hosts|adblock|rpz|patterns")->capture_default_str();
+  fadd->add_option("--action", action, "block|allow (formats that do not say)")->capture_default_str();
+  fadd->add_option("--category", feed.category, "category")->capture_default_str();
+  fadd->add_option("--every", every, "refresh interval: 30m, 6h, 1d")->capture_default_str();
+  fadd->add_option("--max-shrink", feed.max_shrink, "refuse a run losing more than this share")
+      ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+  fadd->add_option("--max-rejected", feed.max_rejected, "refuse a run with more junk lines than this share")
+      ->capture_default_str()->check(CLI::Range(0.0, 1.0));
+  fadd->callback([&] { rc = CmdFeedsAdd(ctx, feed, format, action, every); });
+  auto* fremove = feeds->add_subcommand("remove", "remove a feed");
+  fremove->add_option("name", feed_name, "feed name")->required();
+  fremove->add_flag("--purge", purge, "remove its rules too");
+  fremove->callback([&] { rc = CmdFeedsRemove(ctx, feed_name, purge); });
+  auto* flist = feeds->add_subcommand("list", "the feeds and their last verdicts");
+  flist->add_flag("--json", json_out, "one JSON object per line");
+  flist->callback([&] { rc = CmdFeedsList(ctx, json_out); });
+  auto* fsync = feeds->add_subcommand("sync", "run a feed now (through saringd when it runs)");
+  fsync->add_option("name", feed_name, "feed name")->required();
+  fsync->add_flag("--force", force, "apply whatever it shrinks to, and ignore the ETag");
+  fsync->add_flag("--json", json_out, "the run as JSON");
+  fsync->callback([&] { rc = CmdFeedsSync(ctx, feed_name, force, json_out); });
+  auto* fstatus = feeds->add_subcommand("status", "recent runs, newest first");
+  fstatus->add_option("name", feed_name, "only this feed");
+  fstatus->add_option("--limit", runs_limit, "runs per feed")->capture_default_str();
+  fstatus->add_flag("--json", json_out, "one JSON object per line");
+  fstatus->callback([&] { rc = CmdFeedsStatus(ctx, feed_name, runs_limit, json_out); });
+
+  auto* tokens = app.add_subcommand("tokens", "admin API tokens");
+  tokens->require_subcommand(1);
+  tokens->fallthrough();
+  std::string role, token_name, token_id;
+  auto* tcreate = tokens->add_subcommand("create", "make a token; it is printed once");
+  tcreate->add_option("--role", role, "viewer|editor|admin")->required();
+  tcreate->add_option("--name", token_name, "who or what uses it")->required();
+  tcreate->callback([&] { rc = CmdTokensCreate(ctx, role, token_name); });
+  tokens->add_subcommand("list", "the tokens (never their secrets)")->callback([&] { rc = CmdTokensList(ctx); });
+  auto* trevoke = tokens->add_subcommand("revoke", "revoke a token by its id");
+  trevoke->add_option("id", token_id, "token id (8+ hex digits)")->required();
+  trevoke->callback([&] { rc = CmdTokensRevoke(ctx, token_id); });
 
   std::vector<std::string> argv_storage = {"saringctl"};
   argv_storage.insert(argv_storage.end(), args.begin(), args.end());

@@ -1,4 +1,4 @@
-// The saringctl commands (init, import, check, rules, stats, export, audit),
+// The saringctl commands (init, import, check, rules, stats, export, audit, feeds, tokens),
 // runnable in two places with the same output: in saringctl on a stopped
 // store, and in saringd for a request on its control socket while it owns
 // the store.
@@ -12,6 +12,7 @@
 namespace saring {
 class DnsServer;
 class Engine;
+class FeedService;
 }
 
 namespace saring::ctl {
@@ -27,6 +28,9 @@ struct Invocation {
   std::ostream& err;
   Engine* running = nullptr;  // saringd's engine: the command uses it instead of opening --db
   const DnsServer* dns = nullptr;  // saringd's DNS server: `stats` adds its counters
+  FeedService* feeds = nullptr;    // saringd's feeds: `feeds` commands use it (and its turn to run)
+  std::string server;  // --server URL: run the command through that saringd's admin API
+  std::string token;   // --token (or SARING_TOKEN) for --server
 };
 
 // Exit statuses: 0 done, 1 refused or failed, 2 bad command line.

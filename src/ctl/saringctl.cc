@@ -1,7 +1,7 @@
 // saringctl: the operator's command line for a saring store. With saringd
 // running on the store, commands go to it over its control socket (it owns
 // the store); otherwise they run here on the store itself. Same output both
-// ways.
+// ways. With --server URL --token T they go to a saringd's admin API instead.
 #include <pwd.h>
 #include <unistd.h>
 
@@ -53,7 +53,9 @@ int main(int argc, char** argv) {
   char cwd[4096];
   std::string here = getcwd(cwd, sizeof cwd) ? cwd : "";
 
-  if (!db.empty()) {
+  bool remote = false;
+  for (const std::string& a : args) remote |= a == "--server" || a.starts_with("--server=");
+  if (!db.empty() && !remote) {
     ControlRequest request;
     request.args = args;
     request.args.insert(request.args.begin(), {"--by", LoginName()});  // a later --by wins

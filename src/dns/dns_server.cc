@@ -3,9 +3,15 @@
 #include <thread>
 
 #include "dns/policy.h"
+#include "dns/top_names.h"
 #include "dns/worker.h"
 
 namespace saring {
+namespace {
+
+constexpr std::size_t kTopEntries = 20;  // of DnsCounters::top_blocked_names and _rules
+
+}  // namespace
 
 struct DnsServer::Rep {
   ServerConfig config;
@@ -87,6 +93,19 @@ int DnsServer::workers() const { return static_cast<int>(rep_->workers.size()); 
 DnsCounters DnsServer::counters() const {
   DnsCounters total;
   for (const auto& w : rep_->workers) w->AddCounters(&total);
+  // The top tables: each worker's latest published copy (up to ~1 s old;
+  // approximate, see DnsCounters::TopEntry), merged.
+  std::vector<std::shared_ptr<const dns::WorkerTops>> tops;
+  std::vector<const dns::TopTable*> names, rules;
+  for (const auto& w : rep_->workers) {
+    std::shared_ptr<const dns::WorkerTops> t = w->Tops();
+    if (!t) continue;
+    names.push_back(&t->names);
+    rules.push_back(&t->rules);
+    tops.push_back(std::move(t));
+  }
+  total.top_blocked_names = dns::MergeTop(names, kTopEntries);
+  total.top_blocked_rules = dns::MergeTop(rules, kTopEntries);
   for (std::size_t i = 0; i < total.zones.size(); ++i) {
     total.zones[i].name = i < rep_->zone_names.size() ? rep_->zone_names[i] : "other";
   }

@@ -3,6 +3,12 @@
 // in buffers and slots made when the worker starts, verdicts come from the
 // worker's SnapshotReader, answers from its own cache. TCP sessions and
 // upstream TCP retries (after TC) allocate per connection; they are rare.
+//
+// Statistics cost the query path no lock and no allocation either: counters
+// are relaxed atomics of the worker's own, the blocked names and rules go to
+// the worker's fixed-size TopTables (one hash and a few compares a block),
+// and copies of those tables are published from the worker's own timer about
+// once a second (that allocates, off the query path).
 #include "dns/worker.h"
 
 #include <netinet/in.h>
@@ -24,8 +30,10 @@
 #include <spdlog/spdlog.h>
 
 #include "dns/answer_cache.h"
+#include "dns/top_names.h"
 #include "dns/upstreams.h"
 #include "dns/wire.h"
+#include "saring/publisher.h"
 
 namespace saring::dns {
 namespace worker_internal {
@@ -44,6 +52,7 @@ constexpr std::size_t kMaxTcpMessage = 65535;
 constexpr std::size_t kMaxTcpInFlight = 64;   // per connection
 constexpr auto kTcpIdle = std::chrono::seconds(10);
 constexpr auto kTick = std::chrono::milliseconds(20);
+constexpr int kTicksPerTopsPublish = 50;  // about once a second
 
 std::int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -84,6 +93,9 @@ void LogQuery(const std::array<std::uint8_t, 16>& client, const Query& q, const 
 struct Counters {
   std::atomic<std::uint64_t> queries{0}, blocked{0}, allowed{0}, forwarded{0}, cache_hits{0},
       stale_answers{0}, servfail{0}, refused{0}, formerr{0}, dropped{0}, cname_blocked{0};
+  // The answer cache's size, stored by the worker every tick (its own stats
+  // are plain fields, not for other threads).
+  std::atomic<std::uint64_t> cache_entries{0}, cache_bytes{0};
   // Zones of the config at start, then "other".
   std::unique_ptr<std::atomic<std::uint64_t>[]> zone_queries, zone_blocked;
   std::size_t zone_slots = 0;
@@ -150,6 +162,13 @@ struct Worker::Rep {
   asio::steady_timer timer;
   std::mt19937_64 rng;
   Counters counters;
+  // Heavy hitters among blocked names and deciding rules: the worker's own,
+  // copied to `tops` (for DnsServer::counters) every kTicksPerTopsPublish ticks
+  // when changed, and once more when the worker stops.
+  WorkerTops top;
+  bool top_changed = false;
+  int ticks_to_publish = kTicksPerTopsPublish;
+  Publisher<WorkerTops> tops;
 
   std::vector<std::unique_ptr<udp::socket>> listeners;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
@@ -186,6 +205,15 @@ struct Worker::Rep {
   void ArmUdp(udp::socket* s);
   void ArmUpstream(int i);
   void Tick();
+  void PublishTops();
+  // A blocked answer: counters and the top tables. `name` is the name asked
+  // for; `v` the verdict that blocked it (for a CNAME block, its target's).
+  void CountBlock(std::size_t zone, std::string_view name, const Verdict& v) {
+    counters.CountBlock(zone, v);
+    top.names.Add(name, v.class_id);
+    if (!v.rule.empty()) top.rules.Add(v.rule, v.class_id);
+    top_changed = true;
+  }
 
   void DrainUdp(udp::socket* s);
   void ProcessUdpBatch(int fd, int n);
@@ -476,8 +504,21 @@ void Worker::Rep::Tick() {
   timer.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     ExpirePending(NowMs());
+    const AnswerCache::Stats& cs = cache.stats();
+    counters.cache_entries.store(cs.entries, std::memory_order_relaxed);
+    counters.cache_bytes.store(cs.bytes_used, std::memory_order_relaxed);
+    if (--ticks_to_publish <= 0) {
+      ticks_to_publish = kTicksPerTopsPublish;
+      PublishTops();
+    }
     Tick();
   });
+}
+
+void Worker::Rep::PublishTops() {
+  if (!top_changed) return;
+  top_changed = false;
+  tops.Publish(std::make_shared<const WorkerTops>(top));
 }
 
 // ---- the query path ---------------------------------------------------------
@@ -580,7 +621,7 @@ std::size_t Worker::Rep::Answer(const Policy& p, std::span<const std::uint8_t> p
   }
   if (p.query_log) LogQuery(client, q, *verdict);
   if (verdict->blocked()) {
-    counters.CountBlock(zone, *verdict);
+    CountBlock(zone, q.name.view(), *verdict);
     return WriteBlockedAnswer(q, *verdict, p, out, limit);
   }
   if (verdict->decision == Decision::kAllow) Counters::Bump(counters.allowed);
@@ -675,6 +716,7 @@ void Worker::Rep::SendUpstream(int slot, std::int64_t now) {
   queries[slot][0] = static_cast<std::uint8_t>(id >> 8);
   queries[slot][1] = static_cast<std::uint8_t>(id);
   s.sent_ms = now;
+  upstreams.Sent(s.upstream);
   s.attempt_deadline_ms = std::min<std::int64_t>(now + setup.upstream_timeout_ms, s.final_deadline_ms);
   Unlink(slot);
   Append(slot);
@@ -727,7 +769,7 @@ void Worker::Rep::OnUpstreamAnswer(int slot, std::span<std::uint8_t> answer) {
   } chain{snapshot, {}, {}};
   if (snapshot && p && ForEachCnameTarget(answer, &ChainCheck::Check, &chain)) {
     Counters::Bump(counters.cname_blocked);
-    counters.CountBlock(s.zone, chain.verdict);
+    CountBlock(s.zone, q.name.view(), chain.verdict);
     return Reply(slot, out.first(WriteBlockedAnswer(q, chain.verdict, *p, out, limit)));
   }
   if (info.cacheable && !info.truncated && info.cache_ttl > 0 &&
@@ -750,6 +792,7 @@ void Worker::Rep::OnUpstreamAnswer(int slot, std::span<std::uint8_t> answer) {
 
 void Worker::Rep::ForwardOverTcp(int slot) {
   Pending& s = pending[slot];
+  upstreams.Sent(s.upstream);
   auto op = std::make_shared<TcpUpstreamQuery>(io, this, slot, s.generation,
                                                std::span<const std::uint8_t>(queries[slot].data(), s.size));
   op->Start(upstreams.endpoint(s.upstream));
@@ -852,6 +895,7 @@ Status Worker::Open() { return rep_->Open(); }
 void Worker::Run() {
   rep_->Start();
   rep_->io.run();
+  rep_->PublishTops();  // the last blocks, for counters() after Stop
 }
 
 void Worker::Stop() { rep_->io.stop(); }
@@ -881,6 +925,29 @@ void Worker::AddCounters(DnsCounters* total) const {
     if (total->blocked_by_class.size() <= i) total->blocked_by_class.resize(i + 1);
     total->blocked_by_class[i] += n;
   }
+  total->cache_entries += get(c.cache_entries);
+  total->cache_bytes += get(c.cache_bytes);
+  const Upstreams& ups = rep_->upstreams;
+  std::int64_t now = NowMs();
+  for (std::size_t i = 0; i < ups.size(); ++i) {
+    if (total->upstreams.size() <= i) {
+      total->upstreams.resize(i + 1);
+      total->upstreams[i].healthy = false;  // until a worker finds it healthy
+    }
+    DnsCounters::Upstream& u = total->upstreams[i];
+    Upstreams::Figures f = ups.figures(i, now);
+    if (u.address.empty()) u.address = f.address;
+    u.healthy = u.healthy || f.healthy;
+    u.queries += f.queries;
+    u.failures += f.failures;
+    if (f.answers > 0) {  // a running mean weighted by answers; workers without answers know nothing
+      u.srtt_ms = (u.srtt_ms * static_cast<double>(u.answers) + f.srtt_ms * static_cast<double>(f.answers)) /
+                  static_cast<double>(u.answers + f.answers);
+    }
+    u.answers += f.answers;
+  }
 }
+
+std::shared_ptr<const WorkerTops> Worker::Tops() const { return rep_->tops.Current(); }
 
 }  // namespace saring::dns

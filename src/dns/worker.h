@@ -21,6 +21,8 @@
 namespace saring::dns {
 
 // What all workers share, read-only.
+struct WorkerTops;
+
 struct WorkerSetup {
   const SnapshotPublisher* snapshots = nullptr;
   const Publisher<Policy>* policy = nullptr;
@@ -45,8 +47,13 @@ class Worker {
   // Any thread: makes Run return soon.
   void Stop();
 
-  // Adds this worker's counters to `total` (relaxed reads: figures, not a cut).
+  // Adds this worker's counters to `total` (relaxed reads: figures, not a cut),
+  // its upstreams' figures and its cache's size; not the top tables.
   void AddCounters(DnsCounters* total) const;
+  // Any thread: the copy of its top tables the worker last published (about
+  // once a second while blocks come, and when it stops); null before its first
+  // block.
+  std::shared_ptr<const WorkerTops> Tops() const;
 
   // Defined in worker.cc, where the connection objects need to reach it.
   struct Rep;

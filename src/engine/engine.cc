@@ -3,6 +3,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <ctime>
 #include <filesystem>
@@ -135,7 +137,14 @@ struct Engine::Rep {
     parts->url_patterns = regex_set[1];
     parts->url_rules = regex_list[1];
     publisher.Publish(std::make_shared<const Snapshot>(std::move(parts)));
+    published_at_ms.store(std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count(),
+                          std::memory_order_relaxed);
   }
+  std::atomic<std::int64_t> published_at_ms{0};
+  std::atomic<std::uint64_t> rebuilds{0};
+  std::atomic<double> last_rebuild_s{0}, total_rebuild_s{0};
 
   void RebuildDeltaIndexLocked() {
     if (delta.empty()) {
@@ -227,6 +236,17 @@ struct Engine::Rep {
   // last shard is in, then drops what the new index already has.
   Status RebuildIndex() {
     std::lock_guard rebuild_lock(rebuild_mu);
+    auto started = std::chrono::steady_clock::now();
+    struct Timed {
+      Rep* rep;
+      std::chrono::steady_clock::time_point started;
+      ~Timed() {
+        double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        rep->rebuilds.fetch_add(1, std::memory_order_relaxed);
+        rep->last_rebuild_s.store(s, std::memory_order_relaxed);
+        rep->total_rebuild_s.store(rep->total_rebuild_s.load() + s, std::memory_order_relaxed);
+      }
+    } timed{this, started};
     engine::DomainSpill spill;
     SARING_RETURN_IF_ERROR(spill.Write(*store, Now(), store->dir() + "/rebuild.spill"));
     std::vector<RuleClass> classes = store->Classes();
@@ -290,7 +310,9 @@ struct Engine::Rep {
     for (int k = 0; usable && k < match::kDomainShards; ++k) {
       std::unique_ptr<DomainIndex> shard;
       std::uint64_t tag = 0;
-      usable = DomainIndex::Load(ShardPath(k), &shard, &tag).ok() && tag == store->serial();
+      // Current if no rule changed after the view it was built from.
+      usable = DomainIndex::Load(ShardPath(k), &shard, &tag).ok() &&
+               tag >= store->rules_serial() && tag <= store->serial();
       loaded.shard[k] = std::move(shard);
     }
     if (!usable) return RebuildIndex();
@@ -406,6 +428,19 @@ Status Engine::Import(const ImportRequest& request, std::istream& in, const Chan
   parse_options.default_action = request.action;
   SARING_RETURN_IF_ERROR(ParseFeed(request.format, in, parse_options, &sink, &result->parse));
   result->parse.rejected = sink.rejected();  // regexes Hyperscan refused count too
+  if (request.options.refuse_empty && !request.options.force && result->parse.entries == 0) {
+    return Status::FailedPrecondition("refused: the input holds no entries (" +
+                                      std::to_string(result->parse.lines) + " lines)");
+  }
+  std::size_t looked_at = result->parse.entries + result->parse.rejected;
+  if (looked_at > 0 && !request.options.force &&
+      static_cast<double>(result->parse.rejected) >
+          request.options.max_rejected * static_cast<double>(looked_at)) {
+    return Status::FailedPrecondition(
+        "refused: " + std::to_string(result->parse.rejected) + " of " + std::to_string(looked_at) +
+        " lines are not valid entries (limit " +
+        std::to_string(static_cast<int>(request.options.max_rejected * 100)) + "%): not a list in this format?");
+  }
 
   ImportOptions options = request.options;
   options.format = std::string(ToString(request.format));
@@ -436,5 +471,14 @@ Status Engine::Import(const ImportRequest& request, std::istream& in, const Chan
 }
 
 Status Engine::Rebuild() { return rep_->RebuildIndex(); }
+
+EngineStats Engine::stats() const {
+  EngineStats s;
+  s.published_at_ms = rep_->published_at_ms.load(std::memory_order_relaxed);
+  s.rebuilds = rep_->rebuilds.load(std::memory_order_relaxed);
+  s.last_rebuild_s = rep_->last_rebuild_s.load(std::memory_order_relaxed);
+  s.total_rebuild_s = rep_->total_rebuild_s.load(std::memory_order_relaxed);
+  return s;
+}
 
 }  // namespace saring

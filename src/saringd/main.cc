@@ -12,17 +12,20 @@
 
 #include <sstream>
 
+#include "admin/api.h"
+#include "admin/http_server.h"
 #include "ctl/commands.h"
 #include "ctl/control_channel.h"
 #include "saring/dns_server.h"
 #include "saring/engine.h"
+#include "saring/feed_service.h"
 #include "saring/server_config.h"
 
 namespace saring {
 namespace {
 
 struct Overrides {
-  std::string config_path, db, rules, log_level;
+  std::string config_path, db, rules, log_level, admin_listen;
   std::vector<std::string> listen, upstreams;
   int workers = -1;
 };
@@ -50,17 +53,24 @@ Status LoadConfig(const Overrides& o, ServerConfig* config) {
       config->upstreams.push_back(e);
     }
   }
+  if (o.admin_listen == "off") {
+    config->admin_enabled = false;
+  } else if (!o.admin_listen.empty()) {
+    config->admin_enabled = true;
+    SARING_RETURN_IF_ERROR(ParseEndpoint(o.admin_listen, 8053, &config->admin_listen).WithContext("--admin-listen"));
+  }
   return FinishServerConfig(config);
 }
 
 int Run(int argc, char** argv) {
-  CLI::App app{"saringd: filtering DNS server"};
+  CLI::App app{"saringd: filtering DNS server with an admin API"};
   Overrides o;
   app.add_option("--config", o.config_path, "TOML configuration file");
   app.add_option("--db", o.db, "rule store folder (overrides [server] db)");
   app.add_option("--rules", o.rules, "bundled default rules for a new store");
   app.add_option("--dns-listen", o.listen, "ADDR:PORT to answer DNS on (repeatable)");
   app.add_option("--upstream", o.upstreams, "ADDR:PORT of an upstream resolver (repeatable)");
+  app.add_option("--admin-listen", o.admin_listen, "ADDR:PORT of the admin API (\"off\" = none)");
   app.add_option("--workers", o.workers, "worker threads (0 = one per core)");
   app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error");
   try {
@@ -96,6 +106,50 @@ int Run(int argc, char** argv) {
     spdlog::error("saringd: {}", st.ToString());
     return 1;
   }
+  // Feeds: the config's definitions seed the store once; runs a crash cut
+  // short are closed; then due feeds run in the background (the snapshot
+  // already serves, so an unreachable feed costs nothing but a log line).
+  FeedServiceOptions feed_options;
+  feed_options.ca_file = config.feeds_ca_file;
+  feed_options.work_dir = config.feeds_work_dir;
+  feed_options.stall_timeout_ms = config.feeds_stall_timeout_s * 1000;
+  feed_options.connect_timeout_ms = config.feeds_connect_timeout_s * 1000;
+  feed_options.attempts = config.feeds_attempts;
+  FeedService feeds(engine.get(), feed_options);
+  for (const FeedSource& seed : config.feeds) {
+    FeedSource existing;
+    if (feeds.Get(seed.name, &existing).IsNotFound()) {
+      ChangeContext ctx;
+      ctx.by = "config";
+      st = feeds.Add(seed, ctx);
+      if (!st.ok()) spdlog::error("saringd: feed {} from the config: {}", seed.name, st.ToString());
+    }
+  }
+  st = feeds.RecoverInterrupted();
+  if (!st.ok()) spdlog::error("saringd: feed runs: {}", st.ToString());
+  if (config.feeds_schedule) feeds.StartScheduler();
+
+  std::unique_ptr<admin::AdminApi> api;
+  std::unique_ptr<admin::HttpServer> admin_server;
+  if (config.admin_enabled) {
+    admin::AdminApiOptions api_options;
+    api_options.metrics_public = config.metrics_public;
+    api_options.reports_per_minute = config.reports_per_minute;
+    api_options.release_source = config.release_source;
+    api = std::make_unique<admin::AdminApi>(engine.get(), &feeds, dns.get(), api_options);
+    admin::HttpServerOptions http;
+    http.listen = config.admin_listen;
+    http.tls_cert_file = config.admin_tls_cert;
+    http.tls_key_file = config.admin_tls_key;
+    http.max_body_bytes = config.admin_max_body_bytes;
+    st = admin::HttpServer::Start(
+        http, [&api](const admin::HttpRequest& request) { return api->Handle(request); }, &admin_server);
+    if (!st.ok()) {
+      spdlog::error("saringd: admin API: {}", st.ToString());
+      return 1;
+    }
+  }
+
   // saringctl talks to the running saringd here, since it owns the store.
   std::unique_ptr<ctl::ControlServer> control;
   st = ctl::ControlServer::Start(
@@ -104,7 +158,7 @@ int Run(int argc, char** argv) {
         std::istringstream in(request.input);
         std::ostringstream out, err;
         ctl::Invocation ctx{config.db_dir, config.rules_dir, "", request.cwd, in, out, err, engine.get(),
-                            dns.get()};
+                            dns.get(), &feeds};
         ctl::ControlResponse response;
         response.exit_status = ctl::RunCommand(request.args, ctx);
         std::string command;
@@ -123,9 +177,9 @@ int Run(int argc, char** argv) {
   std::string listen, upstreams;
   for (const Endpoint& e : config.dns_listen) listen += (listen.empty() ? "" : " ") + e.ToString();
   for (const Endpoint& e : config.upstreams) upstreams += (upstreams.empty() ? "" : " ") + e.ToString();
-  spdlog::info("saringd ready in {:.3f} s: dns {} ({} workers), upstream {}, rules serial {} ({} domains, {} patterns)",
+  spdlog::info("saringd ready in {:.3f} s: dns {} ({} workers), upstream {}, admin {}, rules serial {} ({} domains, {} patterns)",
                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
-               listen, dns->workers(), upstreams, stats.serial,
+               listen, dns->workers(), upstreams, admin_server ? admin_server->url() : "off", stats.serial,
                stats.base_domains + stats.delta_domains, stats.patterns);
 
   boost::asio::io_context io(1);
@@ -171,6 +225,9 @@ int Run(int argc, char** argv) {
   sweep();
 
   io.run();
+  if (admin_server) admin_server->Stop();
+  feeds.Stop();
+  control.reset();
   dns->Stop();
   DnsCounters c = dns->counters();
   spdlog::info("saringd stopped: {} queries, {} blocked, {} forwarded, {} from cache", c.queries,

@@ -126,7 +126,7 @@ Status ParseBlockAnswer(const toml::table& t, std::string_view where, BlockAnswe
 }
 
 Status Parse(const toml::table& root, ServerConfig* c) {
-  SARING_RETURN_IF_ERROR(CheckKeys(root, "top level", {"server", "upstream", "cache", "blocking", "zone", "log"}));
+  SARING_RETURN_IF_ERROR(CheckKeys(root, "top level", {"server", "upstream", "cache", "blocking", "zone", "admin", "feeds", "feed", "log"}));
   if (const toml::table* t = root["server"].as_table()) {
     SARING_RETURN_IF_ERROR(
         CheckKeys(*t, "server", {"dns_listen", "workers", "db", "rules", "allow_clients"}));
@@ -196,6 +196,75 @@ Status Parse(const toml::table& root, ServerConfig* c) {
       if (zone.name.empty()) return Status::InvalidArgument("[[zone]] needs a name");
       SARING_RETURN_IF_ERROR(GetSubnets(*z, "subnets", &zone.subnets));
       c->zones.push_back(std::move(zone));
+    }
+  }
+  if (const toml::table* t = root["admin"].as_table()) {
+    SARING_RETURN_IF_ERROR(CheckKeys(*t, "admin", {"listen", "tls_cert", "tls_key", "metrics_public", "max_body_mb",
+                                                   "reports_per_minute", "release_source"}));
+    std::string listen = c->admin_listen.ToString();
+    SARING_RETURN_IF_ERROR(Get(*t, "listen", &listen));
+    c->admin_enabled = !listen.empty();
+    if (c->admin_enabled) SARING_RETURN_IF_ERROR(ParseEndpoint(listen, 8053, &c->admin_listen).WithContext("[admin] listen"));
+    SARING_RETURN_IF_ERROR(Get(*t, "tls_cert", &c->admin_tls_cert));
+    SARING_RETURN_IF_ERROR(Get(*t, "tls_key", &c->admin_tls_key));
+    if (c->admin_tls_cert.empty() != c->admin_tls_key.empty()) {
+      return Status::InvalidArgument("[admin] tls_cert and tls_key go together");
+    }
+    SARING_RETURN_IF_ERROR(Get(*t, "metrics_public", &c->metrics_public));
+    std::int64_t mb = static_cast<std::int64_t>(c->admin_max_body_bytes >> 20);
+    SARING_RETURN_IF_ERROR(Get(*t, "max_body_mb", &mb));
+    if (mb < 1 || mb > 4096) return Status::InvalidArgument("[admin] max_body_mb must be 1..4096");
+    c->admin_max_body_bytes = static_cast<std::size_t>(mb) << 20;
+    std::int64_t rate = c->reports_per_minute;
+    SARING_RETURN_IF_ERROR(Get(*t, "reports_per_minute", &rate));
+    if (rate < 1 || rate > 10000) return Status::InvalidArgument("[admin] reports_per_minute must be 1..10000");
+    c->reports_per_minute = static_cast<int>(rate);
+    SARING_RETURN_IF_ERROR(Get(*t, "release_source", &c->release_source));
+    SARING_RETURN_IF_ERROR(ValidateSourceName(c->release_source).WithContext("[admin] release_source"));
+  }
+  if (const toml::table* t = root["feeds"].as_table()) {
+    SARING_RETURN_IF_ERROR(CheckKeys(*t, "feeds", {"ca_file", "work_dir", "schedule", "stall_timeout_s",
+                                                   "connect_timeout_s", "attempts"}));
+    SARING_RETURN_IF_ERROR(Get(*t, "ca_file", &c->feeds_ca_file));
+    SARING_RETURN_IF_ERROR(Get(*t, "work_dir", &c->feeds_work_dir));
+    SARING_RETURN_IF_ERROR(Get(*t, "schedule", &c->feeds_schedule));
+    std::int64_t stall = c->feeds_stall_timeout_s, connect = c->feeds_connect_timeout_s,
+                 attempts = c->feeds_attempts;
+    SARING_RETURN_IF_ERROR(Get(*t, "stall_timeout_s", &stall));
+    SARING_RETURN_IF_ERROR(Get(*t, "connect_timeout_s", &connect));
+    SARING_RETURN_IF_ERROR(Get(*t, "attempts", &attempts));
+    if (stall < 1 || stall > 3600) return Status::InvalidArgument("[feeds] stall_timeout_s must be 1..3600");
+    if (connect < 1 || connect > 600) return Status::InvalidArgument("[feeds] connect_timeout_s must be 1..600");
+    if (attempts < 1 || attempts > 10) return Status::InvalidArgument("[feeds] attempts must be 1..10");
+    c->feeds_stall_timeout_s = static_cast<int>(stall);
+    c->feeds_connect_timeout_s = static_cast<int>(connect);
+    c->feeds_attempts = static_cast<int>(attempts);
+  }
+  if (root.contains("feed") && !root["feed"].as_array()) {
+    return Status::InvalidArgument("write feeds as [[feed]] tables");
+  }
+  if (const toml::array* feeds = root["feed"].as_array()) {
+    for (const toml::node& node : *feeds) {
+      const toml::table* f = node.as_table();
+      if (!f) return Status::InvalidArgument("[[feed]] must be tables");
+      SARING_RETURN_IF_ERROR(CheckKeys(*f, "feed", {"name", "url", "format", "action", "category", "every",
+                                                    "max_shrink", "max_rejected", "enabled"}));
+      FeedSource feed;
+      std::string format = "plain", action = "block", every = "6h";
+      SARING_RETURN_IF_ERROR(Get(*f, "name", &feed.name));
+      SARING_RETURN_IF_ERROR(Get(*f, "url", &feed.url));
+      SARING_RETURN_IF_ERROR(Get(*f, "format", &format));
+      SARING_RETURN_IF_ERROR(Get(*f, "action", &action));
+      SARING_RETURN_IF_ERROR(Get(*f, "category", &feed.category));
+      SARING_RETURN_IF_ERROR(Get(*f, "every", &every));
+      SARING_RETURN_IF_ERROR(Get(*f, "max_shrink", &feed.max_shrink));
+      SARING_RETURN_IF_ERROR(Get(*f, "max_rejected", &feed.max_rejected));
+      SARING_RETURN_IF_ERROR(Get(*f, "enabled", &feed.enabled));
+      if (!ParseFeedFormat(format, &feed.format)) return Status::InvalidArgument("[[feed]] format '" + format + "' is unknown");
+      if (!ParseAction(action, &feed.action)) return Status::InvalidArgument("[[feed]] action must be block or allow");
+      SARING_RETURN_IF_ERROR(ParseInterval(every, &feed.every_s).WithContext("[[feed]] every"));
+      SARING_RETURN_IF_ERROR(ValidateFeedSource(feed).WithContext("[[feed]] " + feed.name));
+      c->feeds.push_back(std::move(feed));
     }
   }
   if (const toml::table* t = root["log"].as_table()) {

@@ -169,4 +169,11 @@ std::string AuditKey(std::uint64_t serial, std::uint32_t seq) {
   return key;
 }
 
+std::string RecordKey(RecordTable table, std::string_view key) {
+  static constexpr char kLetters[] = {'f', 'r', 't', 'p'};
+  std::string out(1, kLetters[static_cast<std::size_t>(table)]);
+  out += key;
+  return out;
+}
+
 }  // namespace saring::store

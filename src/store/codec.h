@@ -6,6 +6,7 @@
 //          "expiry/" + 8-byte time + rule key -> "" (rules that expire, in time order)
 // audit:   8-byte serial + 4-byte seq -> JSON record
 // sources: name -> JSON SourceInfo
+// records: table-letter key -> JSON document (see RecordTable)
 // Big-endian numbers keep RocksDB's byte order equal to numeric order.
 #ifndef SARING_STORE_CODEC_H_
 #define SARING_STORE_CODEC_H_
@@ -24,6 +25,7 @@ inline constexpr std::string_view kClassPrefix = "class/";
 inline constexpr std::string_view kExpiryPrefix = "expiry/";
 inline constexpr std::string_view kSchemaKey = "schema";
 inline constexpr std::string_view kSchemaVersion = "1";
+inline constexpr std::string_view kRulesSerialKey = "rules_serial";
 
 void PutBigEndian64(std::string* out, std::uint64_t v);
 void PutBigEndian32(std::string* out, std::uint32_t v);
@@ -57,6 +59,7 @@ bool DecodeClass(std::string_view bytes, RuleClass* cls);
 
 std::string ExpiryKey(std::int64_t expires_at, std::string_view rule_key);
 std::string AuditKey(std::uint64_t serial, std::uint32_t seq);
+std::string RecordKey(RecordTable table, std::string_view key);
 
 }  // namespace saring::store
 

@@ -216,7 +216,19 @@ Status Store::ReplaceSource(const ImportOptions& options, ImportSet* set, const 
   it.reset();
 
   report->applied = true;
-  if (report->added + report->removed + report->changed == 0) return Status::OK();
+  if (report->added + report->removed + report->changed == 0) {
+    // Nothing changed, but the caller's records (a feed's new ETag) still count.
+    if (change.records.empty()) return Status::OK();
+    change.touches_rules = false;
+    rocksdb::WriteBatch batch;
+    for (const auto& [k, v] : change.records) {
+      if (v) batch.Put(rep_->h(kRecords), k, *v);
+      else batch.Delete(rep_->h(kRecords), k);
+    }
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    return FromRocks(rep_->db->Write(wo, &batch), "writing records");
+  }
 
   info->domains = set->CountKind(RuleKind::kDomain);
   info->patterns = set->CountKind(RuleKind::kPattern);
@@ -238,6 +250,9 @@ Status Store::ReplaceSource(const ImportOptions& options, ImportSet* set, const 
     for (const auto& [k, v] : rep_->BookkeepingFor(cf, change)) {
       SARING_RETURN_IF_ERROR(writer.Put(rep_->h(cf), k, v));
     }
+  }
+  for (const auto& [k, v] : change.records) {
+    SARING_RETURN_IF_ERROR(v ? writer.Put(rep_->h(kRecords), k, *v) : writer.Delete(rep_->h(kRecords), k));
   }
   SARING_RETURN_IF_ERROR(writer.Commit());
   rep_->Committed(change);

@@ -93,6 +93,10 @@ Status Store::Open(const std::string& dir, const StoreOptions& options,
   } else if (!s.IsNotFound()) {
     return FromRocks(s, "reading serial");
   }
+  rep->rules_serial = rep->serial.load();  // stores written before rules_serial existed
+  s = raw->Get(rocksdb::ReadOptions(), rep->h(kMeta), ToSlice(store::kRulesSerialKey), &bytes);
+  if (s.ok() && bytes.size() == 8) rep->rules_serial = store::GetBigEndian64(bytes);
+  else if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "reading rules serial");
   SARING_RETURN_IF_ERROR(rep->LoadClasses());
   out->reset(new Store(std::move(rep)));
   return Status::OK();
@@ -100,6 +104,7 @@ Status Store::Open(const std::string& dir, const StoreOptions& options,
 
 const std::string& Store::dir() const { return rep_->dir; }
 std::uint64_t Store::serial() const { return rep_->serial.load(); }
+std::uint64_t Store::rules_serial() const { return rep_->rules_serial.load(); }
 bool Store::created() const { return rep_->created; }
 
 std::vector<RuleClass> Store::Classes() const {
@@ -343,9 +348,64 @@ Status Store::ReadAudit(std::uint64_t from_serial, std::size_t limit,
     r.by = j.value("by", "");
     r.op = j.value("op", "");
     r.detail = j.contains("detail") ? j["detail"].dump() : "{}";
+    r.link = j.value("link", "");
     records->push_back(std::move(r));
   }
   return FromRocks(it->status(), "reading audit log");
+}
+
+Status Store::WriteRecords(std::span<const RecordWrite> writes, std::string_view audit_op,
+                           std::string_view audit_detail, const ChangeContext& ctx) {
+  json detail;
+  if (!audit_op.empty()) {
+    detail = json::parse(audit_detail, nullptr, false);
+    if (detail.is_discarded()) return Status::Internal("audit detail is not JSON");
+  }
+  ChangeContext with = ctx;
+  with.records.insert(with.records.end(), writes.begin(), writes.end());
+  std::lock_guard lock(rep_->write_mu);
+  PendingChange change = rep_->BeginChange(with);
+  change.touches_rules = false;
+  rocksdb::WriteBatch batch;
+  if (audit_op.empty()) {
+    for (const auto& [k, v] : change.records) {
+      if (v) batch.Put(rep_->h(kRecords), k, *v);
+      else batch.Delete(rep_->h(kRecords), k);
+    }
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    return FromRocks(rep_->db->Write(wo, &batch), "writing records");
+  }
+  rep_->AddAudit(&change, audit_op, std::move(detail));
+  return rep_->CommitBatch(&batch, change);
+}
+
+Status Store::GetRecord(RecordTable table, std::string_view key, std::string* value) const {
+  rocksdb::Status s = rep_->db->Get(rocksdb::ReadOptions(), rep_->h(kRecords),
+                                    store::RecordKey(table, key), value);
+  if (s.IsNotFound()) return Status::NotFound("no record '" + std::string(key) + "'");
+  return FromRocks(s, "reading record");
+}
+
+Status Store::ListRecords(RecordTable table, std::string_view prefix, std::string_view after,
+                          std::size_t limit,
+                          std::vector<std::pair<std::string, std::string>>* out) const {
+  out->clear();
+  std::string full_prefix = store::RecordKey(table, prefix);
+  std::unique_ptr<rocksdb::Iterator> it(
+      rep_->db->NewIterator(rocksdb::ReadOptions(), rep_->h(kRecords)));
+  if (after.empty()) {
+    it->Seek(full_prefix);
+  } else {
+    std::string start = store::RecordKey(table, after);
+    it->Seek(start);
+    if (it->Valid() && it->key() == rocksdb::Slice(start)) it->Next();
+  }
+  for (; it->Valid() && out->size() < limit; it->Next()) {
+    if (!it->key().starts_with(full_prefix)) break;
+    out->emplace_back(std::string(ToView(it->key()).substr(1)), it->value().ToString());
+  }
+  return FromRocks(it->status(), "listing records");
 }
 
 Status Store::GetCached(std::string_view key, std::string* value) const {

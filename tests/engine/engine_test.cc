@@ -59,7 +59,7 @@ class EngineTest : public ::testing::Test {
 
   testing::TempDir dir_;
   std::unique_ptr<Engine> engine_;
-  ChangeContext ctx_{"tester", 0};
+  ChangeContext ctx_{.by = "tester"};
 };
 
 TEST_F(EngineTest, DomainRuleMatchesNameAndSubdomainsOnly) {
@@ -346,7 +346,7 @@ TEST_F(EngineTest, ExpiredRulesStopMatching) {
   r.expires_at = std::time(nullptr) + 1;
   ASSERT_TRUE(engine_->AddRules({r}, ctx_).ok());
   EXPECT_EQ(Decide("soon.com"), "block");
-  ChangeContext later{"system", std::time(nullptr) + 5};
+  ChangeContext later{.by = "system", .now = std::time(nullptr) + 5};
   std::vector<RuleKey> removed;
   ASSERT_TRUE(engine_->RemoveExpired(later, &removed).ok());
   EXPECT_EQ(removed.size(), 1u);

@@ -28,6 +28,76 @@ TEST_F(ConfigTest, TheBundledConfigLoads) {
   EXPECT_EQ(c.block.mode, BlockMode::kNxDomain);
   EXPECT_FALSE(c.query_log);
   EXPECT_EQ(c.cache_bytes, 64u << 20);
+  EXPECT_TRUE(c.admin_enabled);
+  EXPECT_EQ(c.admin_listen.ToString(), "127.0.0.1:8053");
+  ASSERT_EQ(c.feeds.size(), 1u);
+  EXPECT_EQ(c.feeds[0].name, "trustpositif");
+  EXPECT_EQ(c.feeds[0].every_s, 6 * 3600);
+  EXPECT_DOUBLE_EQ(c.feeds[0].max_shrink, 0.2);
+}
+
+TEST_F(ConfigTest, AdminAndFeedSettings) {
+  ServerConfig c;
+  Status st = Load(R"(
+[admin]
+listen = "127.0.0.1:9000"
+tls_cert = "a.crt"
+tls_key = "a.key"
+metrics_public = true
+max_body_mb = 2
+reports_per_minute = 9
+release_source = "reports"
+[feeds]
+ca_file = "/x/ca.pem"
+schedule = false
+[[feed]]
+name = "community"
+url = "http://127.0.0.1:1/list"
+format = "hosts"
+action = "block"
+category = "gambling"
+every = "30m"
+max_shrink = 0.5
+max_rejected = 0.1
+enabled = false
+)",
+                   &c);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(c.admin_listen.port, 9000);
+  EXPECT_EQ(c.admin_tls_cert, "a.crt");
+  EXPECT_TRUE(c.metrics_public);
+  EXPECT_EQ(c.admin_max_body_bytes, 2u << 20);
+  EXPECT_EQ(c.reports_per_minute, 9);
+  EXPECT_EQ(c.release_source, "reports");
+  EXPECT_EQ(c.feeds_ca_file, "/x/ca.pem");
+  EXPECT_FALSE(c.feeds_schedule);
+  ASSERT_EQ(c.feeds.size(), 1u);
+  EXPECT_EQ(c.feeds[0].format, FeedFormat::kHosts);
+  EXPECT_EQ(c.feeds[0].every_s, 1800);
+  EXPECT_FALSE(c.feeds[0].enabled);
+
+  ServerConfig off;
+  ASSERT_TRUE(Load("[admin]\nlisten = \"\"\n", &off).ok());
+  EXPECT_FALSE(off.admin_enabled);
+
+  const char* bad[] = {
+      "[admin]\nlisten = \"localhost:1\"\n",
+      "[admin]\ntls_cert = \"a\"\n",
+      "[admin]\nmax_body_mb = 0\n",
+      "[admin]\nrelease_source = \"Bad Name\"\n",
+      "[feeds]\nbogus = 1\n",
+      "[[feed]]\nname = \"x\"\nurl = \"ftp://h/x\"\n",
+      "[[feed]]\nname = \"x\"\nurl = \"http://h/x\"\nevery = \"10s\"\n",
+      "[[feed]]\nname = \"x\"\nurl = \"http://h/x\"\nformat = \"csv\"\n",
+      "[[feed]]\nname = \"x\"\nurl = \"http://h/x\"\nmax_shrink = 2.0\n",
+      "[[feed]]\nurl = \"http://h/x\"\n",
+      "feed = 3\n",
+  };
+  for (const char* text : bad) {
+    ServerConfig c2;
+    Status st2 = Load(text, &c2);
+    EXPECT_TRUE(st2.IsInvalidArgument()) << text << " -> " << st2.ToString();
+  }
 }
 
 TEST_F(ConfigTest, EverySettingIsRead) {

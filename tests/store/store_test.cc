@@ -58,7 +58,7 @@ class StoreTest : public ::testing::Test {
 
   testing::TempDir dir_;
   std::unique_ptr<Store> store_;
-  ChangeContext ctx_{"tester", 1700000000};
+  ChangeContext ctx_{.by = "tester", .now = 1700000000};
 };
 
 TEST_F(StoreTest, NewStoreIsEmptyAtSerialZero) {
@@ -259,7 +259,7 @@ TEST_F(StoreTest, ExpiredRulesAreRemovedAndAudited) {
   std::vector<RuleKey> removed;
   ASSERT_TRUE(store_->RemoveExpired(ctx_, &removed).ok());
   EXPECT_TRUE(removed.empty());
-  ChangeContext later{"system", ctx_.now + 61};
+  ChangeContext later{.by = "system", .now = ctx_.now + 61};
   ASSERT_TRUE(store_->RemoveExpired(later, &removed).ok());
   ASSERT_EQ(removed.size(), 1u);
   EXPECT_EQ(removed[0].value, "temp.com");
@@ -295,6 +295,99 @@ TEST_F(StoreTest, CacheRoundTrip) {
   EXPECT_EQ(v, "v");
   EXPECT_TRUE(store_->GetCached("other", &v).IsNotFound());
   EXPECT_EQ(store_->serial(), 0u);
+}
+
+TEST_F(StoreTest, AuditedRecordWriteMovesSerialButNotRulesSerial) {
+  ASSERT_TRUE(store_->AddRules({MakeRule("slot88.com")}, ctx_).ok());
+  ASSERT_EQ(store_->rules_serial(), 1u);
+  RecordWrite w{RecordTable::kFeeds, "tp", R"({"url":"file:///x"})"};
+  ASSERT_TRUE(store_->WriteRecords({&w, 1}, "feed.add", R"({"name":"tp"})", ctx_).ok());
+  EXPECT_EQ(store_->serial(), 2u);
+  EXPECT_EQ(store_->rules_serial(), 1u);
+  std::vector<AuditRecord> audit;
+  ASSERT_TRUE(store_->ReadAudit(2, 10, &audit).ok());
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_EQ(audit[0].op, "feed.add");
+  Reopen();
+  EXPECT_EQ(store_->serial(), 2u);
+  EXPECT_EQ(store_->rules_serial(), 1u);
+  std::string value;
+  ASSERT_TRUE(store_->GetRecord(RecordTable::kFeeds, "tp", &value).ok());
+  EXPECT_EQ(value, R"({"url":"file:///x"})");
+  EXPECT_TRUE(store_->GetRecord(RecordTable::kTokens, "tp", &value).IsNotFound());
+}
+
+TEST_F(StoreTest, BookkeepingRecordsLeaveSerialAndAuditAlone) {
+  RecordWrite w{RecordTable::kFeedRuns, "tp/1", "{}"};
+  ASSERT_TRUE(store_->WriteRecords({&w, 1}, "", "", ctx_).ok());
+  EXPECT_EQ(store_->serial(), 0u);
+  std::vector<AuditRecord> audit;
+  ASSERT_TRUE(store_->ReadAudit(0, 10, &audit).ok());
+  EXPECT_TRUE(audit.empty());
+  w.erase = true;
+  ASSERT_TRUE(store_->WriteRecords({&w, 1}, "", "", ctx_).ok());
+  std::string value;
+  EXPECT_TRUE(store_->GetRecord(RecordTable::kFeedRuns, "tp/1", &value).IsNotFound());
+}
+
+TEST_F(StoreTest, ListRecordsByPrefixAndPage) {
+  std::vector<RecordWrite> writes;
+  for (const char* k : {"a/1", "a/2", "a/3", "b/1"}) writes.push_back({RecordTable::kReports, k, "{}"});
+  writes.push_back({RecordTable::kTokens, "a/9", "{}"});  // another table
+  ASSERT_TRUE(store_->WriteRecords(writes, "", "", ctx_).ok());
+  std::vector<std::pair<std::string, std::string>> out;
+  ASSERT_TRUE(store_->ListRecords(RecordTable::kReports, "a/", "", 10, &out).ok());
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0].first, "a/1");
+  ASSERT_TRUE(store_->ListRecords(RecordTable::kReports, "a/", "a/1", 1, &out).ok());
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].first, "a/2");
+  ASSERT_TRUE(store_->ListRecords(RecordTable::kReports, "", "", 10, &out).ok());
+  EXPECT_EQ(out.size(), 4u);
+}
+
+TEST_F(StoreTest, RecordsCommitWithTheRuleChangeAndLinkItsAudit) {
+  ctx_.records = {{RecordTable::kReports, "7", R"({"state":"released"})"}};
+  ctx_.link = "report/7";
+  ASSERT_TRUE(store_->AddRules({MakeRule("bank.co.id", "city", Action::kAllow)}, ctx_).ok());
+  std::string value;
+  ASSERT_TRUE(store_->GetRecord(RecordTable::kReports, "7", &value).ok());
+  std::vector<AuditRecord> audit;
+  ASSERT_TRUE(store_->ReadAudit(0, 10, &audit).ok());
+  ASSERT_EQ(audit.size(), 1u);
+  // A change that fails writes no record either.
+  ctx_.records = {{RecordTable::kReports, "8", "{}"}};
+  std::vector<Rule> bad = {MakeRule("ok.com"), MakeRule("not a name")};
+  EXPECT_FALSE(store_->AddRules(bad, ctx_).ok());
+  EXPECT_TRUE(store_->GetRecord(RecordTable::kReports, "8", &value).IsNotFound());
+}
+
+TEST_F(StoreTest, ImportCarriesRecordsOnEveryPath) {
+  // Small import (WriteBatch), then the same set again (no rule change), then a bulk one (SST).
+  ctx_.records = {{RecordTable::kFeeds, "tp", R"({"etag":"1"})"}};
+  Replace("tp", {"a.com", "b.com"});
+  std::string value;
+  ASSERT_TRUE(store_->GetRecord(RecordTable::kFeeds, "tp", &value).ok());
+  EXPECT_EQ(value, R"({"etag":"1"})");
+  std::uint64_t serial = store_->serial();
+  ctx_.records = {{RecordTable::kFeeds, "tp", R"({"etag":"2"})"}};
+  Replace("tp", {"a.com", "b.com"});
+  EXPECT_EQ(store_->serial(), serial);
+  ASSERT_TRUE(store_->GetRecord(RecordTable::kFeeds, "tp", &value).ok());
+  EXPECT_EQ(value, R"({"etag":"2"})");
+  ImportSet set;
+  for (int i = 0; i < 60000; ++i) set.Add(RuleKind::kDomain, Action::kBlock, "n" + std::to_string(i) + ".com");
+  ImportOptions options;
+  options.source = "tp";
+  options.force = true;
+  ctx_.records = {{RecordTable::kFeeds, "tp", R"({"etag":"3"})"},
+                  {RecordTable::kFeedRuns, "tp/1", "{}", /*erase=*/true}};
+  ImportReport report;
+  ASSERT_TRUE(store_->ReplaceSource(options, &set, ctx_, &report).ok());
+  Reopen();
+  ASSERT_TRUE(store_->GetRecord(RecordTable::kFeeds, "tp", &value).ok());
+  EXPECT_EQ(value, R"({"etag":"3"})");
+  EXPECT_EQ(store_->rules_serial(), store_->serial());
 }
 
 }  // namespace

@@ -1,0 +1,569 @@
+#include "saring/feed_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "saring/engine.h"
+#include "update/fetch.h"
+
+namespace saring {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::int64_t Now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+std::int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+json SourceJson(const FeedSource& f) {
+  return {{"name", f.name},
+          {"url", f.url},
+          {"format", ToString(f.format)},
+          {"action", ToString(f.action)},
+          {"category", f.category},
+          {"every_s", f.every_s},
+          {"max_shrink", f.max_shrink},
+          {"max_rejected", f.max_rejected},
+          {"enabled", f.enabled},
+          {"created_at", f.created_at},
+          {"created_by", f.created_by},
+          {"etag", f.etag},
+          {"last_modified", f.last_modified},
+          {"last_run_at", f.last_run_at},
+          {"last_good_at", f.last_good_at},
+          {"failures", f.failures},
+          {"last_verdict", f.last_verdict}};
+}
+
+bool SourceFromStored(std::string_view text, FeedSource* f) {
+  json j = json::parse(text, nullptr, false);
+  if (!j.is_object()) return false;
+  try {
+    f->name = j.at("name").get<std::string>();
+    f->url = j.at("url").get<std::string>();
+    if (!ParseFeedFormat(j.at("format").get<std::string>(), &f->format)) return false;
+    if (!ParseAction(j.at("action").get<std::string>(), &f->action)) return false;
+    f->category = j.at("category").get<std::string>();
+    f->every_s = j.value("every_s", std::int64_t{6 * 3600});
+    f->max_shrink = j.value("max_shrink", 0.2);
+    f->max_rejected = j.value("max_rejected", 0.5);
+    f->enabled = j.value("enabled", true);
+    f->created_at = j.value("created_at", std::int64_t{0});
+    f->created_by = j.value("created_by", "");
+    f->etag = j.value("etag", "");
+    f->last_modified = j.value("last_modified", "");
+    f->last_run_at = j.value("last_run_at", std::int64_t{0});
+    f->last_good_at = j.value("last_good_at", std::int64_t{0});
+    f->failures = j.value("failures", 0);
+    f->last_verdict = j.value("last_verdict", "");
+  } catch (const json::exception&) {
+    return false;
+  }
+  return true;
+}
+
+json RunJson(const FeedRun& r) {
+  return {{"feed", r.feed},
+          {"id", r.id},
+          {"trigger", r.trigger},
+          {"by", r.by},
+          {"forced", r.forced},
+          {"started_at", r.started_at},
+          {"ended_at", r.ended_at},
+          {"verdict", r.verdict},
+          {"error", r.error},
+          {"http_status", r.http_status},
+          {"bytes", r.bytes},
+          {"lines", r.lines},
+          {"accepted", r.accepted},
+          {"rejected", r.rejected},
+          {"added", r.added},
+          {"removed", r.removed},
+          {"changed", r.changed},
+          {"rules_before", r.rules_before},
+          {"rules_after", r.rules_after},
+          {"serial", r.serial},
+          {"attempts", r.attempts},
+          {"seconds", r.seconds}};
+}
+
+bool RunFromStored(std::string_view text, FeedRun* r) {
+  json j = json::parse(text, nullptr, false);
+  if (!j.is_object()) return false;
+  try {
+    r->feed = j.at("feed").get<std::string>();
+    r->id = j.at("id").get<std::uint64_t>();
+    r->trigger = j.value("trigger", "");
+    r->by = j.value("by", "");
+    r->forced = j.value("forced", false);
+    r->started_at = j.value("started_at", std::int64_t{0});
+    r->ended_at = j.value("ended_at", std::int64_t{0});
+    r->verdict = j.value("verdict", "");
+    r->error = j.value("error", "");
+    r->http_status = j.value("http_status", 0L);
+    r->bytes = j.value("bytes", std::uint64_t{0});
+    r->lines = j.value("lines", std::uint64_t{0});
+    r->accepted = j.value("accepted", std::uint64_t{0});
+    r->rejected = j.value("rejected", std::uint64_t{0});
+    r->added = j.value("added", std::uint64_t{0});
+    r->removed = j.value("removed", std::uint64_t{0});
+    r->changed = j.value("changed", std::uint64_t{0});
+    r->rules_before = j.value("rules_before", std::uint64_t{0});
+    r->rules_after = j.value("rules_after", std::uint64_t{0});
+    r->serial = j.value("serial", std::uint64_t{0});
+    r->attempts = j.value("attempts", 0);
+    r->seconds = j.value("seconds", 0.0);
+  } catch (const json::exception&) {
+    return false;
+  }
+  return true;
+}
+
+// Run keys sort newest first: the feed name, then the inverted id in hex.
+std::string RunKey(const std::string& feed, std::uint64_t id) {
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(~id));
+  return feed + "/" + hex;
+}
+
+bool GoodVerdict(std::string_view v) {
+  return v == "applied" || v == "unchanged" || v == "not-modified";
+}
+
+// What the first bytes of a download say it is, if not a list: markup pages
+// (an error page, a login portal, a "site blocked" notice) are the usual
+// impostor.
+std::string SniffNotAList(const std::string& path, const std::string& content_type) {
+  if (content_type.find("text/html") != std::string::npos) return "the server sent an HTML page";
+  std::ifstream in(path, std::ios::binary);
+  char head[1024];
+  in.read(head, sizeof head);
+  std::string_view text(head, static_cast<std::size_t>(in.gcount()));
+  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
+  std::size_t first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) return "";
+  if (text[first] == '<') return "the download is markup (HTML/XML), not a list";
+  if (text[first] == '{' || text[first] == '[') return "the download is JSON, not a list";
+  return "";
+}
+
+}  // namespace
+
+std::string FeedSourceToJson(const FeedSource& feed) { return SourceJson(feed).dump(); }
+std::string FeedRunToJson(const FeedRun& run) { return RunJson(run).dump(); }
+
+Status ParseInterval(std::string_view text, std::int64_t* seconds) {
+  std::int64_t n = 0;
+  std::size_t i = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9' && n < 1000000000) {
+    n = n * 10 + (text[i++] - '0');
+  }
+  std::string_view unit = text.substr(i);
+  std::int64_t scale = unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : unit == "d" ? 86400 : 0;
+  if (i == 0 || scale == 0) {
+    return Status::InvalidArgument("interval '" + std::string(text) + "' is not like 90s, 30m, 6h or 1d");
+  }
+  if (n * scale < 60) return Status::InvalidArgument("interval '" + std::string(text) + "' is under a minute");
+  *seconds = n * scale;
+  return Status::OK();
+}
+
+Status ValidateFeedSource(const FeedSource& feed) {
+  SARING_RETURN_IF_ERROR(ValidateSourceName(feed.name).WithContext("feed name"));
+  SARING_RETURN_IF_ERROR(ValidateCategoryName(feed.category).WithContext("feed category"));
+  if (!feed.url.starts_with("https://") && !feed.url.starts_with("http://") &&
+      !feed.url.starts_with("file://")) {
+    return Status::InvalidArgument("feed url '" + feed.url + "' must start with https://, http:// or file://");
+  }
+  if (feed.url.size() > 2048 || feed.url.find_first_of(" \t\r\n") != std::string::npos) {
+    return Status::InvalidArgument("feed url is too long or holds white space");
+  }
+  if (!(feed.max_shrink >= 0 && feed.max_shrink <= 1)) {
+    return Status::InvalidArgument("max_shrink must be between 0 and 1");
+  }
+  if (!(feed.max_rejected >= 0 && feed.max_rejected <= 1)) {
+    return Status::InvalidArgument("max_rejected must be between 0 and 1");
+  }
+  if (feed.every_s < 60) return Status::InvalidArgument("feed interval must be at least a minute");
+  return Status::OK();
+}
+
+Status FeedSourceFromRequest(std::string_view json_text, FeedSource* feed) {
+  json j = json::parse(json_text, nullptr, false);
+  if (!j.is_object()) return Status::InvalidArgument("a feed is a JSON object");
+  *feed = FeedSource{};
+  for (const auto& [key, value] : j.items()) {
+    auto need = [&](bool ok, const char* what) {
+      return ok ? Status::OK() : Status::InvalidArgument("feed field '" + key + "' must be " + what);
+    };
+    if (key == "name" || key == "url" || key == "category") {
+      SARING_RETURN_IF_ERROR(need(value.is_string(), "a string"));
+      (key == "name" ? feed->name : key == "url" ? feed->url : feed->category) = value.get<std::string>();
+    } else if (key == "format") {
+      SARING_RETURN_IF_ERROR(need(value.is_string() && ParseFeedFormat(value.get<std::string>(), &feed->format),
+                                  "plain, hosts, adblock, rpz or patterns"));
+    } else if (key == "action") {
+      SARING_RETURN_IF_ERROR(need(value.is_string() && ParseAction(value.get<std::string>(), &feed->action),
+                                  "block or allow"));
+    } else if (key == "every") {
+      SARING_RETURN_IF_ERROR(need(value.is_string(), "an interval like \"6h\""));
+      SARING_RETURN_IF_ERROR(ParseInterval(value.get<std::string>(), &feed->every_s));
+    } else if (key == "max_shrink" || key == "max_rejected") {
+      SARING_RETURN_IF_ERROR(need(value.is_number(), "a number between 0 and 1"));
+      (key == "max_shrink" ? feed->max_shrink : feed->max_rejected) = value.get<double>();
+    } else if (key == "enabled") {
+      SARING_RETURN_IF_ERROR(need(value.is_boolean(), "true or false"));
+      feed->enabled = value.get<bool>();
+    } else {
+      return Status::InvalidArgument("unknown feed field '" + key + "'");
+    }
+  }
+  if (feed->name.empty() || feed->url.empty()) return Status::InvalidArgument("a feed needs a name and a url");
+  return ValidateFeedSource(*feed);
+}
+
+struct FeedService::Rep {
+  Engine* engine;
+  FeedServiceOptions options;
+  std::mutex run_mu;  // one run (or removal) at a time
+  std::uint64_t last_run_id = 0;
+
+  std::mutex sched_mu;
+  std::condition_variable sched_cv;
+  bool stopping = false;
+  std::atomic<bool> cancel{false};
+  std::thread scheduler;
+
+  Store& store() const { return engine->store(); }
+
+  Status Load(const std::string& name, FeedSource* feed) {
+    std::string text;
+    Status st = store().GetRecord(RecordTable::kFeeds, name, &text);
+    if (st.IsNotFound()) return Status::NotFound("no feed '" + name + "'");
+    SARING_RETURN_IF_ERROR(st);
+    if (!SourceFromStored(text, feed)) return Status::Corruption("feed record '" + name + "' is unreadable");
+    return Status::OK();
+  }
+
+  // Run records beyond the newest keep_runs are erased with the next write.
+  void AddPruning(const std::string& feed, std::vector<RecordWrite>* writes) {
+    std::vector<std::pair<std::string, std::string>> old;
+    std::string prefix = feed + "/";
+    if (!store().ListRecords(RecordTable::kFeedRuns, prefix, "", options.keep_runs + 64, &old).ok()) return;
+    for (std::size_t i = options.keep_runs; i < old.size(); ++i) {
+      writes->push_back({RecordTable::kFeedRuns, old[i].first, "", true});
+    }
+  }
+
+  std::string DownloadPath(const std::string& name) const {
+    std::string dir = options.work_dir.empty() ? store().dir() : options.work_dir;
+    return dir + "/feed-" + name + ".download";
+  }
+
+  Status RunLocked(FeedSource feed, const SyncOptions& sync, FeedRun* run);
+  void SchedulerLoop();
+};
+
+Status FeedService::Rep::RunLocked(FeedSource feed, const SyncOptions& sync, FeedRun* run) {
+  auto started = std::chrono::steady_clock::now();
+  *run = FeedRun{};
+  run->feed = feed.name;
+  run->id = last_run_id = std::max<std::uint64_t>(static_cast<std::uint64_t>(NowMs()), last_run_id + 1);
+  run->trigger = sync.trigger;
+  run->by = sync.by;
+  run->forced = sync.force;
+  run->started_at = Now();
+  std::string run_key = RunKey(feed.name, run->id);
+  {
+    RecordWrite w{RecordTable::kFeedRuns, run_key, FeedRunToJson(*run)};
+    SARING_RETURN_IF_ERROR(store().WriteRecords({&w, 1}, "", "", ChangeContext{}));
+  }
+
+  update::FetchOptions fetch;
+  fetch.url = feed.url;
+  if (!sync.force) {
+    fetch.etag = feed.etag;
+    fetch.last_modified = feed.last_modified;
+  }
+  fetch.ca_file = options.ca_file;
+  fetch.connect_timeout_ms = options.connect_timeout_ms;
+  fetch.total_timeout_ms = options.total_timeout_ms;
+  fetch.stall_timeout_ms = options.stall_timeout_ms;
+  fetch.max_bytes = options.max_bytes;
+  fetch.attempts = options.attempts;
+  fetch.backoff_ms = options.backoff_ms;
+  fetch.cancelled = [this] { return cancel.load(); };
+  std::string path = DownloadPath(feed.name);
+  update::FetchResult fetched;
+  Status st = update::Fetch(fetch, path, &fetched);
+  run->http_status = fetched.http_status;
+  run->bytes = fetched.bytes;
+  run->attempts = fetched.attempts;
+
+  feed.last_run_at = run->started_at;
+  ChangeContext ctx;
+  ctx.by = sync.by;
+  ImportResult imported;
+  bool committed = false;
+  if (!st.ok()) {
+    run->verdict = "failed";
+    run->error = st.message();
+  } else if (fetched.not_modified) {
+    run->verdict = "not-modified";
+  } else if (fetched.bytes == 0) {
+    run->verdict = "rejected";
+    run->error = "the download is empty";
+  } else if (std::string why = SniffNotAList(path, fetched.content_type); !why.empty()) {
+    run->verdict = "rejected";
+    run->error = why;
+  } else {
+    ImportRequest request;
+    request.options.source = feed.name;
+    request.options.category = feed.category;
+    request.options.max_shrink = feed.max_shrink;
+    request.options.max_rejected = feed.max_rejected;
+    request.options.refuse_empty = true;
+    request.options.force = sync.force;
+    request.format = feed.format;
+    request.action = feed.action;
+    // The feed's new state and the run's "applied" commit with the import.
+    FeedSource next = feed;
+    next.etag = fetched.etag;
+    next.last_modified = fetched.last_modified;
+    next.last_good_at = Now();
+    next.failures = 0;
+    next.last_verdict = "applied";
+    FeedRun applied = *run;
+    applied.verdict = "applied";
+    ctx.records = {{RecordTable::kFeeds, feed.name, FeedSourceToJson(next)},
+                   {RecordTable::kFeedRuns, run_key, FeedRunToJson(applied)}};
+    std::ifstream in(path, std::ios::binary);
+    st = in ? engine->Import(request, in, ctx, &imported)
+            : Status::IOError("cannot read the download '" + path + "'");
+    run->lines = imported.parse.lines;
+    run->accepted = imported.parse.entries;
+    run->rejected = imported.parse.rejected;
+    run->rules_before = imported.store.before;
+    run->rules_after = imported.store.after;
+    if (st.ok() || imported.store.applied) {
+      committed = true;
+      feed = next;
+      run->added = imported.store.added;
+      run->removed = imported.store.removed;
+      run->changed = imported.store.changed;
+      run->serial = imported.store.serial;
+      run->verdict = imported.store.added + imported.store.removed + imported.store.changed ? "applied" : "unchanged";
+      if (!st.ok()) run->error = "applied, but the snapshot was not refreshed: " + st.message();
+    } else {
+      run->verdict = st.IsFailedPrecondition() || st.IsInvalidArgument() ? "rejected" : "failed";
+      run->error = st.message();
+    }
+  }
+  std::error_code ec;
+  fs::remove(path, ec);
+
+  if (!committed) {
+    if (GoodVerdict(run->verdict)) {
+      feed.failures = 0;
+      feed.last_good_at = Now();
+    } else {
+      ++feed.failures;
+    }
+  }
+  feed.last_verdict = run->verdict;
+  run->ended_at = Now();
+  run->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::vector<RecordWrite> writes = {{RecordTable::kFeeds, feed.name, FeedSourceToJson(feed)},
+                                     {RecordTable::kFeedRuns, run_key, FeedRunToJson(*run)}};
+  AddPruning(feed.name, &writes);
+  spdlog::log(GoodVerdict(run->verdict) ? spdlog::level::info : spdlog::level::warn,
+      "feed {}: {} in {:.1f} s ({} bytes, http {}, {} accepted, {} rejected lines, +{} -{} ~{}){}{}", feed.name,
+      run->verdict, run->seconds, run->bytes, run->http_status, run->accepted, run->rejected, run->added,
+      run->removed, run->changed, run->error.empty() ? "" : ": ", run->error);
+  return store().WriteRecords(writes, "", "", ChangeContext{});
+}
+
+void FeedService::Rep::SchedulerLoop() {
+  std::mt19937_64 rng(std::random_device{}());
+  std::unique_lock lock(sched_mu);
+  while (!stopping) {
+    std::vector<std::pair<std::string, std::string>> stored;
+    std::int64_t now = Now();
+    std::int64_t next_wake = now + 60;  // feeds added meanwhile wake us earlier
+    std::string due;
+    if (store().ListRecords(RecordTable::kFeeds, "", "", 100000, &stored).ok()) {
+      for (const auto& [name, text] : stored) {
+        FeedSource f;
+        if (!SourceFromStored(text, &f) || !f.enabled) continue;
+        std::int64_t wait = f.every_s;
+        if (f.failures > 0) {
+          // Failed runs come back sooner, backing off: 5 min, 10, 20... up to the interval.
+          std::int64_t backoff = static_cast<std::int64_t>(options.retry_after_failure_s)
+                                 << std::min(f.failures - 1, 20);
+          wait = std::min(wait, backoff);
+        }
+        std::int64_t at = f.last_run_at == 0 ? now : f.last_run_at + wait;
+        if (at <= now && due.empty()) due = name;
+        next_wake = std::min(next_wake, at);
+      }
+    }
+    if (!due.empty()) {
+      lock.unlock();
+      FeedRun run;
+      FeedSource feed;
+      {
+        std::lock_guard run_lock(run_mu);
+        Status st = Load(due, &feed);
+        if (st.ok()) st = RunLocked(feed, {false, "schedule", "scheduler"}, &run);
+        if (!st.ok()) spdlog::error("feed {}: {}", due, st.ToString());
+      }
+      lock.lock();
+      continue;
+    }
+    std::uniform_int_distribution<int> jitter(0, 999);
+    sched_cv.wait_until(lock, std::chrono::system_clock::from_time_t(std::max(next_wake, now + 1)) +
+                                  std::chrono::milliseconds(jitter(rng)));
+  }
+}
+
+FeedService::FeedService(Engine* engine, FeedServiceOptions options) : rep_(std::make_unique<Rep>()) {
+  rep_->engine = engine;
+  rep_->options = std::move(options);
+}
+
+FeedService::~FeedService() { Stop(); }
+
+Status FeedService::Add(FeedSource feed, const ChangeContext& ctx) {
+  SARING_RETURN_IF_ERROR(ValidateFeedSource(feed));
+  std::lock_guard lock(rep_->run_mu);
+  FeedSource existing;
+  if (rep_->Load(feed.name, &existing).ok()) {
+    return Status::AlreadyExists("feed '" + feed.name + "' exists (remove it first to change it)");
+  }
+  feed.created_at = ctx.now ? ctx.now : Now();
+  feed.created_by = ctx.by;
+  feed.etag.clear();
+  feed.last_modified.clear();
+  feed.last_run_at = feed.last_good_at = 0;
+  feed.failures = 0;
+  feed.last_verdict.clear();
+  std::string text = FeedSourceToJson(feed);
+  RecordWrite w{RecordTable::kFeeds, feed.name, text};
+  SARING_RETURN_IF_ERROR(rep_->store().WriteRecords({&w, 1}, "feed.add", text, ctx));
+  rep_->sched_cv.notify_all();
+  return Status::OK();
+}
+
+Status FeedService::Remove(const std::string& name, bool purge, const ChangeContext& ctx) {
+  std::lock_guard lock(rep_->run_mu);
+  FeedSource feed;
+  SARING_RETURN_IF_ERROR(rep_->Load(name, &feed));
+  ChangeContext with = ctx;
+  with.records.push_back({RecordTable::kFeeds, name, "", true});
+  if (purge) {
+    // The rules leave with the definition, in one commit (an import of nothing).
+    ImportRequest request;
+    request.options.source = name;
+    request.options.category = feed.category;
+    request.options.force = true;
+    std::istringstream nothing;
+    ImportResult result;
+    SARING_RETURN_IF_ERROR(rep_->engine->Import(request, nothing, with, &result));
+    with.records.clear();
+  }
+  return rep_->store().WriteRecords(with.records, "feed.remove", FeedSourceToJson(feed), ctx);
+}
+
+Status FeedService::Get(const std::string& name, FeedSource* feed) const { return rep_->Load(name, feed); }
+
+Status FeedService::List(std::vector<FeedSource>* feeds) const {
+  feeds->clear();
+  std::vector<std::pair<std::string, std::string>> stored;
+  SARING_RETURN_IF_ERROR(rep_->store().ListRecords(RecordTable::kFeeds, "", "", 100000, &stored));
+  for (const auto& [name, text] : stored) {
+    FeedSource f;
+    if (!SourceFromStored(text, &f)) return Status::Corruption("feed record '" + name + "' is unreadable");
+    feeds->push_back(std::move(f));
+  }
+  return Status::OK();
+}
+
+Status FeedService::Runs(const std::string& name, std::size_t limit, std::vector<FeedRun>* runs) const {
+  runs->clear();
+  std::vector<std::pair<std::string, std::string>> stored;
+  SARING_RETURN_IF_ERROR(rep_->store().ListRecords(RecordTable::kFeedRuns, name + "/", "", limit, &stored));
+  for (const auto& [key, text] : stored) {
+    FeedRun r;
+    if (!RunFromStored(text, &r)) return Status::Corruption("feed run record '" + key + "' is unreadable");
+    runs->push_back(std::move(r));
+  }
+  return Status::OK();
+}
+
+Status FeedService::Sync(const std::string& name, const SyncOptions& options, FeedRun* run) {
+  std::lock_guard lock(rep_->run_mu);
+  FeedSource feed;
+  SARING_RETURN_IF_ERROR(rep_->Load(name, &feed));
+  return rep_->RunLocked(std::move(feed), options, run);
+}
+
+Status FeedService::RecoverInterrupted() {
+  std::lock_guard lock(rep_->run_mu);
+  std::vector<std::pair<std::string, std::string>> stored;
+  SARING_RETURN_IF_ERROR(rep_->store().ListRecords(RecordTable::kFeedRuns, "", "", 1000000, &stored));
+  std::vector<RecordWrite> writes;
+  for (const auto& [key, text] : stored) {
+    FeedRun r;
+    if (!RunFromStored(text, &r) || r.ended_at != 0) continue;
+    if (r.verdict == "running") {
+      r.verdict = "interrupted";
+      r.error = "saringd stopped during the run before anything was applied; the previous set stayed in force";
+    } else {
+      r.error = "saringd stopped after the import was committed (" + r.verdict + "), before the run was closed";
+    }
+    r.ended_at = Now();
+    writes.push_back({RecordTable::kFeedRuns, key, FeedRunToJson(r)});
+    spdlog::warn("feed {}: run {} {}", r.feed, r.id, r.error);
+  }
+  if (writes.empty()) return Status::OK();
+  return rep_->store().WriteRecords(writes, "", "", ChangeContext{});
+}
+
+void FeedService::StartScheduler() {
+  std::lock_guard lock(rep_->sched_mu);
+  if (rep_->scheduler.joinable()) return;
+  rep_->stopping = false;
+  rep_->cancel = false;
+  rep_->scheduler = std::thread([this] { rep_->SchedulerLoop(); });
+}
+
+void FeedService::Stop() {
+  {
+    std::lock_guard lock(rep_->sched_mu);
+    rep_->stopping = true;
+    rep_->cancel = true;
+  }
+  rep_->sched_cv.notify_all();
+  if (rep_->scheduler.joinable()) rep_->scheduler.join();
+}
+
+}  // namespace saring
