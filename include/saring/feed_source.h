@@ -59,6 +59,9 @@ struct FeedRun {
 // JSON text forms, for the API, saringctl and the store.
 std::string FeedSourceToJson(const FeedSource& feed);
 std::string FeedRunToJson(const FeedRun& run);
+// Read back what the *ToJson functions wrote; false if it is not that.
+bool FeedSourceFromJson(std::string_view json_text, FeedSource* feed);
+bool FeedRunFromJson(std::string_view json_text, FeedRun* run);
 // Reads a definition as an admin gives it (name, url, format, action,
 // category, every, max_shrink, max_rejected, enabled); unknown keys and bad
 // values are InvalidArgument.

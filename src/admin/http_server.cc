@@ -1,5 +1,8 @@
 #include "admin/http_server.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
@@ -686,6 +689,7 @@ void HttpServer::Impl::Reject(tcp::socket& socket) {
 }
 
 void HttpServer::Impl::RunThread() {
+  if (options.nice != 0) setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), options.nice);
   for (;;) {
     try {
       ioc->run();

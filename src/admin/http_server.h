@@ -81,6 +81,9 @@ struct HttpServerOptions {
   int max_connections = 256;      // beyond: accepted and closed at once with a 503 (over HTTPS
                                   // just closed: no handshake is spent on it)
   std::string server_name = "saring";  // the Server header
+  // Added to the nice value of the server's threads: the admin API runs
+  // imports and feed syncs, and a busy box must answer DNS first.
+  int nice = 0;
 };
 
 // The listener and its connections. Start binds and starts serving; Stop (or

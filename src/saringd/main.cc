@@ -142,6 +142,7 @@ int Run(int argc, char** argv) {
     http.tls_cert_file = config.admin_tls_cert;
     http.tls_key_file = config.admin_tls_key;
     http.max_body_bytes = config.admin_max_body_bytes;
+    http.nice = 10;
     st = admin::HttpServer::Start(
         http, [&api](const admin::HttpRequest& request) { return api->Handle(request); }, &admin_server);
     if (!st.ok()) {
@@ -225,8 +226,11 @@ int Run(int argc, char** argv) {
   sweep();
 
   io.run();
-  if (admin_server) admin_server->Stop();
+  // Feeds first: Stop() cancels a download in progress, also one a manual
+  // sync (API or control socket) waits on; the admin server's Stop() joins
+  // its handler threads, which would otherwise sit out the whole download.
   feeds.Stop();
+  if (admin_server) admin_server->Stop();
   control.reset();
   dns->Stop();
   DnsCounters c = dns->counters();
