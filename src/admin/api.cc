@@ -501,7 +501,7 @@ HttpResponse AdminApi::Rep::Audit(const HttpRequest& req) {
     while (!records.empty() && records.back().serial == cut) records.pop_back();
     next = cut;
     if (records.empty()) {
-      constexpr std::size_t kMaxChangeRecords = 1u << 20;
+      constexpr std::size_t kMaxChangeRecords = 1u << 20;  // beyond: the rest of that change is left out
       for (std::size_t n = 2 * limit + 2;; n *= 2) {
         st = engine->store().ReadAudit(cut, n, &records);
         if (!st.ok()) return Error(st);

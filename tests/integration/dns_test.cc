@@ -21,6 +21,7 @@
 #include "testing/process.h"
 #include "testing/subprocess.h"
 #include "testing/temp_dir.h"
+#include "testing/unbound.h"
 
 namespace saring {
 namespace {
@@ -117,7 +118,7 @@ class DnsTest : public ::testing::Test {
     dir_ = new testing::TempDir;
     upstream_port_ = FreePort();
     unbound_ = new ChildProcess;
-    StartUnbound(dir_->Sub("unbound"), upstream_port_, SuiteZone(), unbound_);
+    testing::StartUnbound(dir_->Sub("unbound"), upstream_port_, SuiteZone(), unbound_);
     WriteRules(dir_->Sub("rules"));
     port_ = FreePort();
     saringd_ = new ChildProcess;
@@ -130,22 +131,6 @@ class DnsTest : public ::testing::Test {
     delete dir_;
   }
 
-  // Starts unbound on `port`, answering only from `local_data` (its config
-  // lines) and refusing everything else: nothing leaves the machine.
-  static void StartUnbound(const std::string& dir, int port, const std::string& local_data,
-                           ChildProcess* process) {
-    std::filesystem::create_directories(dir);
-    std::ofstream(dir + "/unbound.conf")
-        << "server:\n  interface: 127.0.0.1\n  port: " << port
-        << "\n  do-daemonize: no\n  use-syslog: no\n  logfile: \"\"\n  username: \"\"\n"
-           "  chroot: \"\"\n  directory: \""
-        << dir
-        << "\"\n  pidfile: \"\"\n  num-threads: 1\n  verbosity: 1\n"
-           "  access-control: 127.0.0.0/8 allow\n  local-zone: \".\" refuse\n"
-        << local_data << "remote-control:\n  control-enable: no\n";
-    ASSERT_TRUE(process->Start({"/usr/sbin/unbound", "-d", "-c", dir + "/unbound.conf"}, dir + "/log"));
-    ASSERT_TRUE(process->WaitForLog("start of service", 10s)) << process->Log();
-  }
 
   // The suite's upstream zone.
   static std::string SuiteZone() {
@@ -540,7 +525,7 @@ TEST_F(DnsTest, NoQueryIsLostWhileALargeListIsReimported) {
 TEST_F(DnsTest, StaleAnswersWhenTheUpstreamIsGone) {
   ChildProcess upstream;
   int up_port = FreePort();
-  StartUnbound(dir_->Sub("stale-unbound"), up_port,
+  testing::StartUnbound(dir_->Sub("stale-unbound"), up_port,
                "  local-zone: \"short.test.\" static\n"
                "  local-data: \"www.short.test. 1 IN A 192.0.2.77\"\n",
                &upstream);

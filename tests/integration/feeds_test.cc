@@ -29,6 +29,7 @@
 #include "testing/http_origin.h"
 #include "testing/process.h"
 #include "testing/temp_dir.h"
+#include "testing/unbound.h"
 
 namespace saring {
 namespace {
@@ -309,7 +310,10 @@ class FeedsTest : public ::testing::Test {
     dir_ = new testing::TempDir;
     upstream_port_ = FreePort();
     unbound_ = new ChildProcess;
-    StartUnbound(dir_->Sub("unbound"), upstream_port_, unbound_);
+    testing::StartUnbound(dir_->Sub("unbound"), upstream_port_,
+                          "  local-zone: \"feed.test.\" redirect\n"
+                          "  local-data: \"feed.test. 300 IN A 192.0.2.1\"\n",
+                          unbound_);
 
     origin_ = new HttpOrigin;
     ASSERT_TRUE(origin_->Start().ok());
@@ -352,24 +356,6 @@ class FeedsTest : public ::testing::Test {
     std::size_t pos = log.size();
     for (std::size_t n = 0; n <= lines && pos != std::string::npos && pos > 0; ++n) pos = log.rfind('\n', pos - 1);
     return pos == std::string::npos ? log : log.substr(pos + 1);
-  }
-
-  // unbound answering any name under feed.test with 192.0.2.1, refusing
-  // everything else: nothing leaves the machine.
-  static void StartUnbound(const std::string& dir, int port, ChildProcess* process) {
-    std::filesystem::create_directories(dir);
-    std::ofstream(dir + "/unbound.conf")
-        << "server:\n  interface: 127.0.0.1\n  port: " << port
-        << "\n  do-daemonize: no\n  use-syslog: no\n  logfile: \"\"\n  username: \"\"\n"
-           "  chroot: \"\"\n  directory: \""
-        << dir
-        << "\"\n  pidfile: \"\"\n  num-threads: 1\n  verbosity: 1\n"
-           "  access-control: 127.0.0.0/8 allow\n  local-zone: \".\" refuse\n"
-           "  local-zone: \"feed.test.\" redirect\n"
-           "  local-data: \"feed.test. 300 IN A 192.0.2.1\"\n"
-           "remote-control:\n  control-enable: no\n";
-    ASSERT_TRUE(process->Start({"/usr/sbin/unbound", "-d", "-c", dir + "/unbound.conf"}, dir + "/log"));
-    ASSERT_TRUE(process->WaitForLog("start of service", 10s)) << process->Log();
   }
 
   // Adds feed `name` at `url` through saringctl (saringd's control socket).
