@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "admin/json_forms.h"
 #include "admin/reports.h"
 #include "admin/stats.h"
 #include "admin/tokens.h"
@@ -48,25 +49,6 @@ HttpResponse Json(const json& j, int status = 200) {
   r.body = j.dump();
   r.body += '\n';
   return r;
-}
-
-std::string FormatTime(std::int64_t t) {
-  if (t == 0) return "";
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-json RuleJson(const Rule& r) {
-  json j = {{"kind", ToString(r.kind)}, {"action", ToString(r.action)}, {"value", r.value},
-            {"source", r.source},       {"category", r.category},       {"by", r.added_by},
-            {"added_at", FormatTime(r.added_at)}};
-  if (r.expires_at) j["expires_at"] = FormatTime(r.expires_at);
-  if (!r.note.empty()) j["note"] = r.note;
-  return j;
 }
 
 // Numbers from the query string; a bad one is a 400, not a silent default.
@@ -346,9 +328,9 @@ HttpResponse AdminApi::Rep::Check(const HttpRequest& req) {
   Rule rule;
   if (engine->store().GetRule({std::string(v.source), v.kind, std::string(v.rule)}, &rule).ok()) {
     j["by"] = rule.added_by;
-    j["added_at"] = FormatTime(rule.added_at);
+    j["added_at"] = IsoTime(rule.added_at);
     if (!rule.note.empty()) j["note"] = rule.note;
-    if (rule.expires_at) j["expires_at"] = FormatTime(rule.expires_at);
+    if (rule.expires_at) j["expires_at"] = IsoTime(rule.expires_at);
   }
   return Json(j);
 }
@@ -513,7 +495,7 @@ HttpResponse AdminApi::Rep::Audit(const HttpRequest& req) {
   }
   json out = json::array();
   for (const AuditRecord& r : records) {
-    json one = {{"serial", r.serial}, {"seq", r.seq}, {"at", FormatTime(r.at)}, {"by", r.by}, {"op", r.op},
+    json one = {{"serial", r.serial}, {"seq", r.seq}, {"at", IsoTime(r.at)}, {"by", r.by}, {"op", r.op},
                 {"detail", json::parse(r.detail, nullptr, false)}};
     if (!r.link.empty()) one["link"] = r.link;
     out.push_back(std::move(one));
@@ -672,7 +654,7 @@ HttpResponse AdminApi::Rep::Route(const HttpRequest& req) {
     json out = json::array();
     for (const SourceInfo& s : sources) {
       out.push_back({{"name", s.name}, {"domains", s.domains}, {"patterns", s.patterns}, {"urls", s.urls},
-                     {"updated_at", FormatTime(s.updated_at)}});
+                     {"updated_at", IsoTime(s.updated_at)}});
     }
     return Json({{"sources", out}});
   }
@@ -729,7 +711,7 @@ HttpResponse AdminApi::Rep::Route(const HttpRequest& req) {
       json out = json::array();
       for (const TokenInfo& t : tokens) {
         out.push_back({{"id", t.id}, {"name", t.name}, {"role", ToString(t.role)},
-                       {"created_at", FormatTime(t.created_at)}, {"created_by", t.created_by}});
+                       {"created_at", IsoTime(t.created_at)}, {"created_by", t.created_by}});
       }
       return Json({{"tokens", out}});
     }

@@ -16,6 +16,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "admin/json_forms.h"
 #include "admin/stats.h"
 #include "admin/tokens.h"
 #include "ctl/remote_client.h"
@@ -38,15 +39,8 @@ int Fail(Invocation& ctx, const Status& st) {
   return kExitFailed;
 }
 
-std::string FormatTime(std::int64_t t) {
-  if (t == 0) return "-";
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+// Times in text output; "-" for never.
+std::string FormatTime(std::int64_t t) { return t ? admin::IsoTime(t) : "-"; }
 
 // "30m", "12h", "7d", "90s" from now, or "@UNIXTIME".
 Status ParseExpiry(const std::string& text, std::int64_t* at) {
@@ -374,15 +368,6 @@ int CmdRulesRemove(Invocation& ctx, const std::string& kind_name, const std::str
   return 0;
 }
 
-json RuleJson(const Rule& r) {
-  json j = {{"kind", ToString(r.kind)}, {"action", ToString(r.action)}, {"value", r.value},
-            {"source", r.source},       {"category", r.category},       {"by", r.added_by},
-            {"added_at", FormatTime(r.added_at)}};
-  if (r.expires_at) j["expires_at"] = FormatTime(r.expires_at);
-  if (!r.note.empty()) j["note"] = r.note;
-  return j;
-}
-
 int CmdRulesList(Invocation& ctx, const std::string& source, std::size_t limit, bool json_out) {
   if (!ctx.server.empty()) {
     std::string path = "/v1/rules?limit=" + std::to_string(limit) + (source.empty() ? "" : "&source=" + Esc(source));
@@ -415,7 +400,7 @@ int CmdRulesList(Invocation& ctx, const std::string& source, std::size_t limit, 
     if (page.empty()) break;
     for (const Rule& r : page) {
       if (json_out) {
-        ctx.out << RuleJson(r).dump() << "\n";
+        ctx.out << admin::RuleJson(r).dump() << "\n";
       } else {
         ctx.out << ToString(r.kind) << "\t" << ToString(r.action) << "\t" << r.value << "\t"
                   << r.source << "\t" << r.category << "\t" << r.added_by << "\t"
