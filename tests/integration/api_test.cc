@@ -829,6 +829,63 @@ TEST_F(ApiTest, EveryPushIsEnforcedByTheTimeItsResponseArrives) {
   }
 }
 
+// saringctl --server URL --token T: the same commands through the API, no
+// --db (it may run on another machine), with the local output forms.
+TEST_F(ApiTest, SaringctlRemoteModeRunsTheCommandsThroughTheApi) {
+  auto remote = [](const std::string& role, std::vector<std::string> args) {
+    args.insert(args.begin(), {std::string(SARING_BIN_DIR) + "/saringctl", "--server", Url(""), "--token",
+                               tokens_[role]});
+    return RunProgram(args, "", scratch_->path());
+  };
+  auto r = remote("editor", {"rules", "add", "--source", "remote", "--note", "from afar", "remote1.live.test",
+                             "remote2.live.test"});
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("2 of 2 rules added or changed"), std::string::npos) << r.out;
+  EXPECT_EQ(Query("remote1.live.test").status, "NXDOMAIN");
+
+  r = remote("viewer", {"check", "x.remote1.live.test", "www.example.test"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("x.remote1.live.test\tblock\tdomain remote1.live.test\tsource=remote"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("www.example.test\tpass"), std::string::npos) << r.out;
+
+  r = remote("viewer", {"rules", "list", "--source", "remote", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("\"note\":\"from afar\""), std::string::npos) << r.out;
+
+  // Refusals come back as the API's message, with a failing exit status.
+  r = remote("viewer", {"rules", "add", "--source", "remote", "remote3.live.test"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("HTTP 403"), std::string::npos) << r.err;
+  r = remote("editor", {"rules", "add", "--kind", "pattern", "--source", "remote", "(unclosed"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("Missing close parenthesis"), std::string::npos) << r.err;
+  r = remote("editor", {"init"});
+  EXPECT_NE(r.status, 0);
+
+  // A bulk push from standard input, and the audit through the API.
+  r = RunProgram({std::string(SARING_BIN_DIR) + "/saringctl", "--server", Url(""), "--token", tokens_["editor"],
+                  "import", "--source", "remote-bulk", "-"},
+                 "bulk1.live.test\nbulk2.live.test\n", scratch_->path());
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_EQ(Query("bulk2.live.test").status, "NXDOMAIN");
+  r = remote("viewer", {"audit", "--from", "1", "--limit", "10000", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("remote-bulk"), std::string::npos);
+
+  r = remote("editor", {"rules", "remove", "--source", "remote", "remote1.live.test"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(Query("remote1.live.test").status, "NOERROR");
+  r = remote("admin", {"tokens", "list"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.find("srg_"), std::string::npos) << "secrets never leave the store";
+  r = RunProgram({std::string(SARING_BIN_DIR) + "/saringctl", "--server", "http://127.0.0.1:1", "--token", "x",
+                  "stats"},
+                 "", scratch_->path());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("Couldn't connect"), std::string::npos) << r.err;
+}
+
 // ---------------------------------------------------------------------------
 // 5. Reports from the block page.
 
