@@ -66,7 +66,7 @@ Status ParseExpiry(const std::string& text, std::int64_t* at) {
 // default the JSON as it came), an HTTP error goes to err with its message.
 int Remote(Invocation& ctx, std::string_view method, const std::string& path, const std::string& body,
            const std::function<void(const json&)>& print = nullptr, std::string_view content_type = "") {
-  RemoteClient client(ctx.server, ctx.token);
+  RemoteClient client(ctx.server, ctx.token, ctx.cacert);
   RemoteReply reply;
   Status st = client.Call(method, path, body, content_type, &reply);
   if (!st.ok()) return Fail(ctx, st);
@@ -728,6 +728,7 @@ int RunCommand(const std::vector<std::string>& args, Invocation& ctx) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--server", ctx.server, "admin API of a saringd (http[s]://host:port): run the command there");
   app.add_option("--token", ctx.token, "bearer token for --server")->envname("SARING_TOKEN");
+  app.add_option("--cacert", ctx.cacert, "CA bundle to trust an https --server");
   int rc = 0;
 
   auto* init = app.add_subcommand("init", "create a store holding the bundled default rules");

@@ -31,6 +31,7 @@ struct Invocation {
   FeedService* feeds = nullptr;    // saringd's feeds: `feeds` commands use it (and its turn to run)
   std::string server;  // --server URL: run the command through that saringd's admin API
   std::string token;   // --token (or SARING_TOKEN) for --server
+  std::string cacert;  // --cacert: CA bundle for an https --server ("" = the system's)
 };
 
 // Exit statuses: 0 done, 1 refused or failed, 2 bad command line.

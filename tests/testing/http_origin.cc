@@ -481,15 +481,4 @@ void HttpOrigin::ResetCounts() {
   impl_->total = 0;
 }
 
-SelfSignedCert MakeSelfSignedCert(const std::string& dir, const std::string& common_name) {
-  SelfSignedCert cert{dir + "/cert.pem", dir + "/key.pem"};
-  ProgramResult r = RunProgram(
-      {"/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-       "-keyout", cert.key_file, "-out", cert.cert_file, "-days", "7", "-subj", "/CN=" + common_name, "-addext",
-       "subjectAltName=DNS:localhost,IP:127.0.0.1"},
-      "", dir);
-  if (r.status != 0) throw std::runtime_error("openssl req failed: " + r.err);
-  return cert;
-}
-
 }  // namespace saring::testing

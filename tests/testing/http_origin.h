@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "saring/status.h"
+#include "testing/self_signed_cert.h"
 
 namespace saring::testing {
 
@@ -118,17 +119,6 @@ class HttpOrigin {
   std::uint16_t port_ = 0;
   bool tls_ = false;
 };
-
-// A self-signed certificate for "localhost" and 127.0.0.1 (subjectAltName),
-// made with the openssl command. `cert_file` is also the CA bundle a client
-// needs to trust the origin.
-struct SelfSignedCert {
-  std::string cert_file;
-  std::string key_file;
-};
-// Writes cert.pem and key.pem into `dir` (e.g. a TempDir's path); throws
-// std::runtime_error when openssl fails.
-SelfSignedCert MakeSelfSignedCert(const std::string& dir, const std::string& common_name = "localhost");
 
 }  // namespace saring::testing
 
