@@ -20,6 +20,7 @@
 
 #include "saring/dns_server.h"
 #include "saring/engine.h"
+#include "testing/dns_packet.h"
 #include "testing/process.h"
 #include "testing/temp_dir.h"
 
@@ -28,27 +29,10 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string Header(std::uint16_t id, std::uint16_t flags, std::uint16_t qd, std::uint16_t an) {
-  std::string h;
-  for (std::uint16_t v : {id, flags, qd, an, std::uint16_t{0}, std::uint16_t{0}}) {
-    h.push_back(static_cast<char>(v >> 8));
-    h.push_back(static_cast<char>(v));
-  }
-  return h;
-}
+using testing::DnsHeader;
 
 std::string Question(const std::string& dotted) {
-  std::string out;
-  std::size_t start = 0;
-  while (start < dotted.size()) {
-    std::size_t dot = dotted.find('.', start);
-    if (dot == std::string::npos) dot = dotted.size();
-    out.push_back(static_cast<char>(dot - start));
-    out += dotted.substr(start, dot - start);
-    start = dot + 1;
-  }
-  out.push_back('\0');
-  return out + std::string{0, 1, 0, 1};  // A, IN
+  return testing::WireName(dotted) + std::string{0, 1, 0, 1};  // A, IN
 }
 
 int UdpSocket(int port) {
@@ -71,7 +55,7 @@ int Ask(int port, const std::string& name, std::uint16_t id) {
   to.sin_family = AF_INET;
   to.sin_port = htons(port);
   to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string q = Header(id, 0x0100, 1, 0) + Question(name);
+  std::string q = DnsHeader(id, 0x0100, 1, 0) + Question(name);
   sendto(fd, q.data(), q.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
   pollfd p{fd, POLLIN, 0};
   int rcode = -1;
@@ -113,7 +97,7 @@ class Upstream {
       end += 5;
       if (end > in.size()) continue;
       std::uint16_t id = static_cast<std::uint16_t>((buf[0] << 8) | buf[1]);
-      std::string out = Header(id, 0x8180, 1, 1) + in.substr(12, end - 12);
+      std::string out = DnsHeader(id, 0x8180, 1, 1) + in.substr(12, end - 12);
       out += std::string{'\xc0', '\x0c', 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 1, 2, 3, 4};
       sendto(fd_, out.data(), out.size(), 0, reinterpret_cast<sockaddr*>(&from), len);
     }

@@ -20,6 +20,7 @@
 
 #include "testing/process.h"
 #include "testing/subprocess.h"
+#include "testing/dns_packet.h"
 #include "testing/temp_dir.h"
 #include "testing/unbound.h"
 
@@ -82,29 +83,8 @@ std::string RawUdp(int port, const std::string& packet, std::chrono::millisecond
   return answer;
 }
 
-std::string Header(std::uint16_t id, std::uint16_t flags, std::uint16_t qd, std::uint16_t an,
-                   std::uint16_t ns, std::uint16_t ar) {
-  std::string h;
-  for (std::uint16_t v : {id, flags, qd, an, ns, ar}) {
-    h.push_back(static_cast<char>(v >> 8));
-    h.push_back(static_cast<char>(v));
-  }
-  return h;
-}
-
-std::string WireName(const std::string& dotted) {
-  std::string out;
-  std::size_t start = 0;
-  while (start < dotted.size()) {
-    std::size_t dot = dotted.find('.', start);
-    if (dot == std::string::npos) dot = dotted.size();
-    out.push_back(static_cast<char>(dot - start));
-    out += dotted.substr(start, dot - start);
-    start = dot + 1;
-  }
-  out.push_back('\0');
-  return out;
-}
+using testing::DnsHeader;
+using testing::WireName;
 
 std::string Question(const std::string& name, std::uint16_t type = 1) {
   return WireName(name) + std::string{static_cast<char>(type >> 8), static_cast<char>(type), 0, 1};
@@ -300,7 +280,7 @@ TEST_F(DnsTest, TcpWorksAndPipelinedQueriesAllGetAnswers) {
   std::string out;
   const char* names[] = {"www.example.test", "slot88.com", "ok.example.test"};
   for (int i = 0; i < 3; ++i) {
-    std::string q = Header(static_cast<std::uint16_t>(100 + i), 0x0100, 1, 0, 0, 0) + Question(names[i]);
+    std::string q = DnsHeader(static_cast<std::uint16_t>(100 + i), 0x0100, 1, 0, 0, 0) + Question(names[i]);
     out.push_back(static_cast<char>(q.size() >> 8));
     out.push_back(static_cast<char>(q.size()));
     out += q;
@@ -343,7 +323,7 @@ TEST_F(DnsTest, LargeAnswersAreTruncatedOverUdpAndWholeOverTcp) {
 }
 
 TEST_F(DnsTest, MalformedAndHostilePacketsGetFormerrOrNothing) {
-  std::string good = Header(7, 0x0100, 1, 0, 0, 0) + Question("www.example.test");
+  std::string good = DnsHeader(7, 0x0100, 1, 0, 0, 0) + Question("www.example.test");
   struct Case {
     std::string name;
     std::string packet;
@@ -351,17 +331,17 @@ TEST_F(DnsTest, MalformedAndHostilePacketsGetFormerrOrNothing) {
   } cases[] = {
       {"empty", "", -1},
       {"short header", good.substr(0, 5), -1},
-      {"a response", Header(7, 0x8100, 1, 0, 0, 0) + Question("x.test"), -1},
+      {"a response", DnsHeader(7, 0x8100, 1, 0, 0, 0) + Question("x.test"), -1},
       {"question cut short", good.substr(0, good.size() - 3), 1},
-      {"two questions", Header(7, 0x0100, 2, 0, 0, 0) + Question("a.test") + Question("b.test"), 1},
-      {"no question", Header(7, 0x0100, 0, 0, 0, 0), 1},
-      {"compression loop", Header(7, 0x0100, 1, 0, 0, 0) + std::string("\xc0\x0c\x00\x01\x00\x01", 6), 1},
-      {"label too long", Header(7, 0x0100, 1, 0, 0, 0) + std::string(1, 64) + std::string(64, 'a') +
+      {"two questions", DnsHeader(7, 0x0100, 2, 0, 0, 0) + Question("a.test") + Question("b.test"), 1},
+      {"no question", DnsHeader(7, 0x0100, 0, 0, 0, 0), 1},
+      {"compression loop", DnsHeader(7, 0x0100, 1, 0, 0, 0) + std::string("\xc0\x0c\x00\x01\x00\x01", 6), 1},
+      {"label too long", DnsHeader(7, 0x0100, 1, 0, 0, 0) + std::string(1, 64) + std::string(64, 'a') +
                              std::string("\0\0\1\0\1", 5), 1},
-      {"opcode status", Header(7, 0x1100, 1, 0, 0, 0) + Question("a.test"), 4},
-      {"huge EDNS size", Header(7, 0x0100, 1, 0, 0, 1) + Question("www.example.test") +
+      {"opcode status", DnsHeader(7, 0x1100, 1, 0, 0, 0) + Question("a.test"), 4},
+      {"huge EDNS size", DnsHeader(7, 0x0100, 1, 0, 0, 1) + Question("www.example.test") +
                              std::string("\0\0\x29\xff\xff\0\0\0\0\0\0", 11), 0},
-      {"EDNS version 1", Header(7, 0x0100, 1, 0, 0, 1) + Question("www.example.test") +
+      {"EDNS version 1", DnsHeader(7, 0x0100, 1, 0, 0, 1) + Question("www.example.test") +
                              std::string("\0\0\x29\x04\xd0\0\x01\0\0\0\0", 11), 0},
       {"garbage after", good + "garbage", 1},
   };
