@@ -143,6 +143,7 @@ int Run(int argc, char** argv) {
     http.tls_key_file = config.admin_tls_key;
     http.max_body_bytes = config.admin_max_body_bytes;
     http.nice = 10;
+    http.threads = 4;  // a feed sync or a bulk import holds one for seconds
     st = admin::HttpServer::Start(
         http, [&api](const admin::HttpRequest& request) { return api->Handle(request); }, &admin_server);
     if (!st.ok()) {
@@ -202,6 +203,13 @@ int Run(int argc, char** argv) {
         reload = dns->Reload(fresh);
         if (reload.ok()) spdlog::info("saringd: configuration reloaded");
         else spdlog::warn("saringd: reload: {}", reload.message());
+        // The store holds feeds and tokens; the file's [admin] and [feeds] parts apply at start.
+        if (fresh.admin_enabled != config.admin_enabled ||
+            fresh.admin_listen.ToString() != config.admin_listen.ToString() ||
+            fresh.admin_tls_cert != config.admin_tls_cert || fresh.admin_tls_key != config.admin_tls_key ||
+            fresh.feeds_ca_file != config.feeds_ca_file || fresh.feeds_schedule != config.feeds_schedule) {
+          spdlog::warn("saringd: reload: [admin] and [feeds] changes need a restart");
+        }
       }
       wait_signal();
     });
