@@ -258,13 +258,18 @@ void FeedService::Rep::SchedulerLoop() {
       lock.unlock();
       FeedRun run;
       FeedSource feed;
+      Status st;
       {
         std::lock_guard run_lock(run_mu);
-        Status st = Load(due, &feed);
+        st = Load(due, &feed);
         if (st.ok()) st = RunLocked(feed, {false, "schedule", "scheduler"}, &run);
-        if (!st.ok()) spdlog::error("feed {}: {}", due, st.ToString());
       }
       lock.lock();
+      if (!st.ok()) {
+        // The run could not even be recorded (the store failed): do not spin on it.
+        spdlog::error("feed {}: {}", due, st.ToString());
+        sched_cv.wait_for(lock, std::chrono::seconds(30), [this] { return stopping; });
+      }
       continue;
     }
     std::uniform_int_distribution<int> jitter(0, 999);
