@@ -1,5 +1,6 @@
 #include "admin/api.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -514,14 +515,17 @@ HttpResponse AdminApi::Rep::FileReport(const HttpRequest& req) {
   }
   Report report;
   std::string_view type = req.Header("content-type");
-  if (type.starts_with("application/x-www-form-urlencoded")) {
+  bool form_post = type.starts_with("application/x-www-form-urlencoded");
+  bool english = false;
+  if (form_post) {
     auto form = ParseForm(req.body);
     for (const auto& [k, v] : form) {
       if (k == "name") report.name = v;
       else if (k == "url") report.url = v;
       else if (k == "message") report.message = v;
       else if (k == "reference") report.reference = v;
-      else if (k != "lang") return JsonError(400, "unknown field '" + k + "'");
+      else if (k == "lang") english = v == "en";
+      else return JsonError(400, "unknown field '" + k + "'");
     }
   } else {
     json body = json::parse(req.body, nullptr, false);
@@ -540,6 +544,22 @@ HttpResponse AdminApi::Rep::FileReport(const HttpRequest& req) {
   if (!st.ok()) return Error(st);
   ++reports_filed;
   spdlog::info("admin: report {} filed for {}", report.id, report.name);
+  if (form_post && req.Header("accept").find("application/json") == std::string_view::npos) {
+    // A browser posted the block page's form: it gets a page, not JSON.
+    HttpResponse page;
+    page.status = 201;
+    page.content_type = "text/html; charset=utf-8";
+    page.body = fmt::format(
+        "<!DOCTYPE html><html lang=\"{}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" "
+        "content=\"width=device-width,initial-scale=1\"><title>{}</title></head><body style=\"font-family:"
+        "sans-serif;max-width:36em;margin:3em auto;padding:0 1em\"><h1>{}</h1><p>{} <b>{}</b>.</p></body></html>\n",
+        english ? "en" : "id", english ? "Report received" : "Laporan diterima",
+        english ? "Thank you" : "Terima kasih",
+        english ? "Your report was received; an administrator will review it. Report number"
+                : "Laporan Anda sudah diterima dan akan diperiksa oleh admin. Nomor laporan",
+        report.id);
+    return page;
+  }
   return Json({{"id", report.id}, {"state", report.state},
                {"message", "Terima kasih, laporan Anda sudah diterima. / Thank you, your report was received."}},
               201);

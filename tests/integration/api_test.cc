@@ -942,12 +942,21 @@ TEST_F(ApiTest, ReportsAreFiledLimitedReleasedAndDismissed) {
   std::uint64_t first = r.Json()["id"];
   EXPECT_EQ(r.Json()["state"], "open");
   // A form, as the block page posts without script; with curl.
-  auto [status, body] = Curl({"--interface", "127.0.5.2", "--data-urlencode", "name=reported-2.live.test",
-                              "--data-urlencode", "message=salah blokir & tolong dibuka", "--data", "lang=id",
-                              Url("/v1/reports")});
+  auto [status, body] = Curl({"--interface", "127.0.5.2", "-H", "Accept: application/json", "--data-urlencode",
+                              "name=reported-2.live.test", "--data-urlencode", "message=salah blokir & tolong dibuka",
+                              "--data", "lang=id", Url("/v1/reports")});
   ASSERT_EQ(status, 201) << body;
   std::uint64_t second = json::parse(body)["id"];
   EXPECT_EQ(second, first + 1);
+  // A browser (no JSON in Accept) gets a thank-you page in its language.
+  std::tie(status, body) = Curl({"--interface", "127.0.5.4", "--data", "name=reported-2.live.test&lang=id",
+                                 Url("/v1/reports")});
+  ASSERT_EQ(status, 201) << body;
+  EXPECT_NE(body.find("Terima kasih"), std::string::npos) << body;
+  EXPECT_NE(body.find("<b>" + std::to_string(second + 1) + "</b>"), std::string::npos) << body;
+  std::tie(status, body) = Curl({"--interface", "127.0.5.4", "--data", "name=reported-2.live.test&lang=en",
+                                 Url("/v1/reports")});
+  EXPECT_NE(body.find("Thank you"), std::string::npos) << body;
   std::tie(status, body) = Curl({"--interface", "127.0.5.2", "--data", "name=reported-3.live.test&colour=red",
                                  Url("/v1/reports")});
   EXPECT_EQ(status, 400) << body;
