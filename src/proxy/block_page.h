@@ -1,0 +1,79 @@
+// Block page: what a browser sees when the proxy refuses a plain-HTTP request
+// (or an intercepted HTTPS one), in Indonesian by default or English, saying
+// why, by which rule, with a reference code and a "report a mistake" form that
+// posts to the admin API's public POST /v1/reports.
+//
+// Reference codes ("SRG-7K2Q-9XMD") name the snapshot serial, the deciding
+// rule's class id and its kind, so an admin can find what blocked a page
+// without the proxy keeping any per-request record.
+//
+// Pure functions of their arguments; any thread may call them.
+#ifndef SARING_PROXY_BLOCK_PAGE_H_
+#define SARING_PROXY_BLOCK_PAGE_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "saring/rule.h"
+
+namespace saring::proxy {
+
+enum class Language { kIndonesian, kEnglish };
+
+// Indonesian unless the client prefers English. A `lang` query parameter or
+// toggle value ("en" / "id", case-insensitive, region ignored: "en-US") wins;
+// otherwise the Accept-Language language of the highest q-value (ties: the
+// first listed) whose primary tag is "id" (or the legacy "in") or "en"; q=0
+// entries and malformed q-values are ignored. Default Indonesian.
+Language PickLanguage(std::string_view accept_language, std::string_view lang_param);
+
+struct BlockPageInfo {
+  std::string_view host, url;               // what was blocked (url may be empty for HTTPS/CONNECT)
+  std::string_view rule, source, category;  // from the Verdict
+  std::string_view reference;               // EncodeReference(...) ("" = none shown)
+  std::string_view report_url;  // absolute http(s) URL of the admin API's POST /v1/reports ("" = no form)
+  std::string_view toggle_url;  // URL of this page in the other language ("" = no link)
+  // Kind of the deciding rule. kUrl changes the wording: only this page of an
+  // otherwise legitimate (often hacked) site is blocked, not the whole site.
+  RuleKind kind = RuleKind::kDomain;
+};
+
+// A complete, self-contained HTML5 page: inline CSS, no external resources,
+// no JavaScript (a Content-Security-Policy meta forbids scripts outright), a
+// plain <form method="post" action=report_url> with hidden name/url/reference
+// fields and a "message" textarea. Every dynamic value is HTML-escaped;
+// control characters become U+FFFD. Display copies of long values are cut
+// (URL 160 bytes, rule 200) while the hidden url keeps up to 2048 bytes (the
+// report API's limit). report_url / toggle_url are only used when they start
+// with http://, https:// or '/' (toggle also '?'), so no "javascript:" link
+// can appear. Under 6 KiB for ordinary values.
+// The caller sends it with status 403, Content-Type "text/html; charset=utf-8"
+// and Cache-Control: no-store.
+std::string RenderBlockPage(const BlockPageInfo& info, Language language);
+
+// Reference codes. Layout (Crockford base32 digits, most significant first):
+//   3 digits: 0 (1 bit, reserved) | kind (2 bits) | class id (12 bits)
+//   4..13 digits: the serial (as few as fit, at least 4)
+//   1 check digit: a GF(32) weighted sum over the digits above, so every
+//     single-digit error and every swap of two different digits (adjacent or
+//     not) is detected.
+// Printed as "SRG-" then the digits in groups of 4 joined by '-':
+// EncodeReference(1234, 5, kDomain) == "SRG-0050-16J0". 8 digits while the
+// serial is below 2^20, then one more per 5 bits, at most 17 (serial 2000000:
+// "SRG-BZY1-X140-9"). Only the low 12 bits of class_id are kept (the store's
+// ids stop at kMaxClassId, 0x0FFE).
+// Crockford's own mod-37 check symbols (*~$=U) are not used: they are awkward
+// to type and read aloud.
+std::string EncodeReference(std::uint64_t serial, std::uint16_t class_id, RuleKind kind);
+
+// Accepts what a person types: any case, with or without the "SRG" prefix
+// (exact when present: a code's first digit is always 0-9/A-F, so a leading
+// G-Z letter means a prefix), with or without dashes or spaces, Crockford's aliases (O→0, I/L→1). False for a malformed code or a
+// failed check; the outputs are then untouched.
+bool DecodeReference(std::string_view code, std::uint64_t* serial, std::uint16_t* class_id,
+                     RuleKind* kind);
+
+}  // namespace saring::proxy
+
+#endif  // SARING_PROXY_BLOCK_PAGE_H_
