@@ -17,6 +17,7 @@
 #include "admin/reports.h"
 #include "admin/stats.h"
 #include "admin/tokens.h"
+#include "proxy/block_page.h"
 #include "saring/dns_server.h"
 #include "saring/engine.h"
 #include "saring/feed_service.h"
@@ -715,6 +716,20 @@ HttpResponse AdminApi::Rep::Route(const HttpRequest& req) {
     Report report;
     Status st = reports.Resolve(std::stoull(id_text), seg[3] == "release", source, note, Change(who), &report);
     return st.ok() ? Json(json::parse(ReportToJson(report))) : Error(st);
+  }
+  if (is({"v1", "reference", "*"})) {
+    if (m != "GET") return method_not_allowed();
+    std::uint64_t serial = 0;
+    std::uint16_t class_id = 0;
+    RuleKind kind = RuleKind::kDomain;
+    if (!proxy::DecodeReference(seg[2], &serial, &class_id, &kind)) {
+      return JsonError(400, "'" + std::string(seg[2]) + "' is not a block-page reference code (mistyped?)");
+    }
+    std::vector<RuleClass> classes = engine->store().Classes();
+    if (class_id >= classes.size()) return JsonError(404, "no rule class " + std::to_string(class_id));
+    return Json({{"reference", seg[2]}, {"serial", serial}, {"kind", ToString(kind)},
+                 {"source", classes[class_id].source}, {"category", classes[class_id].category},
+                 {"action", ToString(classes[class_id].action)}});
   }
   if (is({"v1", "audit"})) return m == "GET" ? Audit(req) : method_not_allowed();
   if (is({"v1", "stats"})) {

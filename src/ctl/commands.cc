@@ -21,6 +21,7 @@
 #include "admin/tokens.h"
 #include "ctl/remote_client.h"
 #include "match/domain_index.h"
+#include "proxy/block_page.h"
 #include "saring/dns_server.h"
 #include "saring/engine.h"
 #include "saring/feed_service.h"
@@ -716,6 +717,25 @@ int CmdTokensRevoke(Invocation& ctx, const std::string& id) {
   return 0;
 }
 
+int CmdReference(Invocation& ctx, const std::string& code) {
+  if (!ctx.server.empty()) return Remote(ctx, "GET", "/v1/reference/" + Esc(code), "");
+  std::uint64_t serial = 0;
+  std::uint16_t class_id = 0;
+  RuleKind kind = RuleKind::kDomain;
+  if (!proxy::DecodeReference(code, &serial, &class_id, &kind)) {
+    return Fail(ctx, Status::InvalidArgument("'" + code + "' is not a block-page reference code (mistyped?)"));
+  }
+  EngineRef engine;
+  Status st = OpenEngine(ctx, false, &engine);
+  if (!st.ok()) return Fail(ctx, st);
+  std::vector<RuleClass> classes = engine->store().Classes();
+  if (class_id >= classes.size()) return Fail(ctx, Status::NotFound("no rule class " + std::to_string(class_id)));
+  ctx.out << code << ": blocked by a " << ToString(kind) << " rule of source " << classes[class_id].source
+          << " (category " << classes[class_id].category << "), rules serial " << serial
+          << "; `saringctl audit --from " << serial << "` shows what changed since\n";
+  return 0;
+}
+
 }  // namespace
 
 int RunCommand(const std::vector<std::string>& args, Invocation& ctx) {
@@ -862,6 +882,11 @@ int RunCommand(const std::vector<std::string>& args, Invocation& ctx) {
   auto* trevoke = tokens->add_subcommand("revoke", "revoke a token by its id");
   trevoke->add_option("id", token_id, "token id (8+ hex digits)")->required();
   trevoke->callback([&] { rc = CmdTokensRevoke(ctx, token_id); });
+
+  auto* reference = app.add_subcommand("reference", "what a block page's reference code (SRG-...) names");
+  std::string code;
+  reference->add_option("code", code, "the code, e.g. SRG-0050-16J0")->required();
+  reference->callback([&] { rc = CmdReference(ctx, code); });
 
   std::vector<std::string> argv_storage = {"saringctl"};
   argv_storage.insert(argv_storage.end(), args.begin(), args.end());

@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "proxy/block_page.h"
 #include "testing/process.h"
 #include "testing/self_signed_cert.h"
 #include "testing/subprocess.h"
@@ -479,6 +480,8 @@ TEST_F(ApiTest, AuthorizationMatrix) {
       {"feed", "GET", fixed("/v1/feeds/mfeed"), nullptr, Need::kViewer, 200},
       {"feed runs", "GET", fixed("/v1/feeds/mfeed/runs"), nullptr, Need::kViewer, 200},
       {"audit", "GET", fixed("/v1/audit?limit=5"), nullptr, Need::kViewer, 200},
+      {"reference", "GET", fixed("/v1/reference/" + proxy::EncodeReference(3, 0, RuleKind::kDomain)), nullptr,
+       Need::kViewer, 200},
       {"stats", "GET", fixed("/v1/stats"), nullptr, Need::kViewer, 200},
       {"metrics", "GET", fixed("/metrics"), nullptr, Need::kViewer, 200},
       {"add rule", "POST", fixed("/v1/rules"),
@@ -923,6 +926,29 @@ TEST_F(ApiTest, TheApiServesHttpsWithAConfiguredCertificate) {
   // Without the CA the client refuses the server; plain HTTP gets no API.
   EXPECT_EQ(Curl({url + "/healthz"}).first, 0);
   EXPECT_NE(Curl({"http://127.0.0.1:" + std::to_string(port) + "/healthz"}).first, 200);
+}
+
+// The block page's reference code names the snapshot and the rule class
+// that blocked; an admin looks it up here.
+TEST_F(ApiTest, ReferenceCodesFromTheBlockPageAreLookedUp) {
+  std::string code = proxy::EncodeReference(42, 0, RuleKind::kUrl);
+  HttpResult r = Call("GET", "/v1/reference/" + code, "", "viewer");
+  ASSERT_EQ(r.status, 200) << r.Show();
+  EXPECT_EQ(r.Json()["serial"], 42);
+  EXPECT_EQ(r.Json()["kind"], "url");
+  EXPECT_FALSE(r.Json()["source"].get<std::string>().empty());
+  std::string typo = code;
+  typo[5] = typo[5] == '1' ? '2' : '1';
+  EXPECT_EQ(Call("GET", "/v1/reference/" + typo, "", "viewer").status, 400);
+  EXPECT_EQ(Call("GET", "/v1/reference/" + proxy::EncodeReference(1, 0x0FFE, RuleKind::kDomain), "", "viewer").status,
+            404);
+  // saringctl says the same, through saringd's control socket.
+  auto ctl = Ctl({"reference", code});
+  ASSERT_EQ(ctl.status, 0) << ctl.err;
+  EXPECT_NE(ctl.out.find("blocked by a url rule of source " + r.Json()["source"].get<std::string>()),
+            std::string::npos)
+      << ctl.out;
+  EXPECT_EQ(Ctl({"reference", typo}).status, 1);
 }
 
 // ---------------------------------------------------------------------------
