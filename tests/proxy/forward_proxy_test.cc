@@ -1,0 +1,281 @@
+// ForwardProxy end to end on loopback: a real rule engine, a real origin
+// (testing/http_origin.h) and curl as the client.
+#include "proxy/forward_proxy.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <mutex>
+#include <thread>
+#include <string>
+#include <vector>
+
+#include "saring/engine.h"
+#include "testing/http_origin.h"
+#include "testing/self_signed_cert.h"
+#include "testing/subprocess.h"
+#include "testing/temp_dir.h"
+
+namespace saring::proxy {
+namespace {
+
+using saring::testing::HttpOrigin;
+using saring::testing::RunProgram;
+using OriginResponse = saring::testing::HttpResponse;
+
+// A loopback port nothing listens on (bound, then closed).
+std::uint16_t DeadPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+// Sends `request` raw and returns what arrives until the proxy closes (or 5 s).
+std::string RawExchange(std::uint16_t port, const std::string& request) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    return "";
+  }
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  (void)!write(fd, request.data(), request.size());
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  close(fd);
+  return out;
+}
+
+class ForwardProxyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ctx_.by = "tester";
+    EngineOptions eo;
+    eo.db_dir = dir_.Sub("db");
+    ASSERT_TRUE(Engine::Open(eo, &engine_).ok());
+    Rule domain;
+    domain.kind = RuleKind::kDomain;
+    domain.action = Action::kBlock;
+    domain.value = "blocked.test";
+    domain.source = "city";
+    domain.category = "gambling";
+    Rule url = domain;
+    url.kind = RuleKind::kUrl;
+    url.value = R"(^http://origin\.test(:\d+)?/slot/)";
+    Status st = engine_->AddRules({domain, url}, ctx_);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+
+    ASSERT_TRUE(origin_.Start().ok());
+    origin_.Route("/ok", OriginResponse::Ok("hello from origin"));
+    origin_.Route("/second", OriginResponse::Ok("second page"));
+    origin_.Route("/slot/gacor", OriginResponse::Ok("must not be seen"));
+    OriginResponse chunked = OriginResponse::Ok("chunked body here");
+    chunked.chunked = true;
+    origin_.Route("/chunked", chunked);
+
+    cert_ = saring::testing::MakeSelfSignedCert(dir_.path());
+    HttpOrigin::Options tls;
+    tls.cert_file = cert_.cert_file;
+    tls.key_file = cert_.key_file;
+    ASSERT_TRUE(tls_origin_.Start(tls).ok());
+    tls_origin_.Route("/secure", OriginResponse::Ok("tls hello"));
+
+    ForwardProxyOptions po = BaseOptions();
+    Subnet loop;
+    ASSERT_TRUE(ParseSubnet("127.0.0.0/8", &loop).ok());
+    po.allow_clients = {loop};
+    st = ForwardProxy::Start(po, &engine_->publisher(), &proxy_);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  }
+
+  ForwardProxyOptions BaseOptions() {
+    ForwardProxyOptions po;
+    po.listen = Endpoint{"127.0.0.1", 0};
+    po.connect_ports = {443, tls_origin_.port()};
+    po.connect_timeout_ms = 2000;
+    po.hosts = {{"origin.test", "127.0.0.1"}, {"blocked.test", "127.0.0.1"}, {"localhost", "127.0.0.1"}};
+    po.report_url = "http://127.0.0.1:8053/v1/reports";
+    po.access_log = [this](std::string_view line) {
+      std::lock_guard<std::mutex> lock(log_mu_);
+      log_.emplace_back(line);
+    };
+    return po;
+  }
+
+  // The log line is written once the response is out, which may be just after
+  // curl has it: waits up to 3 s for `text` to appear.
+  bool LogHas(const std::string& text) {
+    for (int i = 0; i < 300; ++i) {
+      if (Log().find(text) != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+
+  std::string Log() {
+    std::lock_guard<std::mutex> lock(log_mu_);
+    std::string all;
+    for (const auto& l : log_) all += l;
+    return all;
+  }
+
+  // curl through `proxy_port`; stdout is the body followed by "\n@@<code> <num_connects>" per URL.
+  saring::testing::ProgramResult Curl(std::vector<std::string> args, std::uint16_t proxy_port = 0) {
+    std::vector<std::string> argv = {"/usr/bin/curl", "-sS", "--max-time", "10", "-x",
+                                     "http://127.0.0.1:" + std::to_string(proxy_port ? proxy_port : proxy_->port()),
+                                     "-w", "\n@@%{http_code} %{num_connects}\n"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunProgram(argv, "", dir_.path());
+  }
+
+  std::string OriginUrl(const std::string& path) {
+    return "http://origin.test:" + std::to_string(origin_.port()) + path;
+  }
+
+  saring::testing::TempDir dir_;
+  std::unique_ptr<Engine> engine_;
+  ChangeContext ctx_;
+  HttpOrigin origin_, tls_origin_;
+  saring::testing::SelfSignedCert cert_;
+  std::mutex log_mu_;
+  std::vector<std::string> log_;
+  std::unique_ptr<ForwardProxy> proxy_;
+};
+
+TEST_F(ForwardProxyTest, AllowedPageIsRelayed) {
+  auto r = Curl({OriginUrl("/ok")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("hello from origin"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("@@200 1"), std::string::npos) << r.out;
+  EXPECT_NE(origin_.LastRequestHeader("/ok", "via").find("saring"), std::string::npos);
+  EXPECT_EQ(origin_.LastRequestHeader("/ok", "proxy-connection"), "");
+  EXPECT_TRUE(LogHas("TCP_MISS/200")) << Log();
+  EXPECT_TRUE(LogHas(" GET http://origin.test:" + std::to_string(origin_.port()) + "/ok - HIER_DIRECT/127.0.0.1 text/plain")) << Log();
+}
+
+TEST_F(ForwardProxyTest, ChunkedResponseIsRelayed) {
+  auto r = Curl({OriginUrl("/chunked")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("chunked body here"), std::string::npos) << r.out;
+}
+
+TEST_F(ForwardProxyTest, PostBodyIsForwarded) {
+  origin_.Route("/post", OriginResponse::Ok("posted"));
+  auto r = Curl({"--data-binary", "a=1&b=2", OriginUrl("/post")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("posted"), std::string::npos) << r.out;
+  auto last = origin_.LastRequest("/post");
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(last->body, "a=1&b=2");
+  EXPECT_EQ(last->method, "POST");
+}
+
+TEST_F(ForwardProxyTest, BlockedHostGetsBlockPage) {
+  auto r = Curl({"http://blocked.test/anything"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("@@403"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("diblokir"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("SRG-"), std::string::npos);
+  EXPECT_TRUE(LogHas("TCP_DENIED/403")) << Log();
+
+  auto en = Curl({"-H", "Accept-Language: en-US,en;q=0.9", "http://blocked.test/"});
+  EXPECT_EQ(en.out.find("diblokir"), std::string::npos);
+  EXPECT_NE(en.out.find("@@403"), std::string::npos);
+}
+
+TEST_F(ForwardProxyTest, BlockedUrlPathOnAllowedHost) {
+  auto r = Curl({OriginUrl("/slot/gacor")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("@@403"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("must not be seen"), std::string::npos);
+  EXPECT_EQ(origin_.Requests("/slot/gacor"), 0);
+  // A spelling that tries to dodge the rule.
+  auto dodge = Curl({"--path-as-is", OriginUrl("/x/../%73lot/gacor")});
+  EXPECT_NE(dodge.out.find("@@403"), std::string::npos) << dodge.out;
+  auto ok = Curl({OriginUrl("/ok")});
+  EXPECT_NE(ok.out.find("@@200"), std::string::npos) << ok.out;
+}
+
+TEST_F(ForwardProxyTest, ConnectToBlockedHostRefused) {
+  auto r = Curl({"https://blocked.test/"});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("403"), std::string::npos) << r.err;
+  EXPECT_TRUE(LogHas("TCP_DENIED/403")) << Log();
+}
+
+TEST_F(ForwardProxyTest, ConnectPortNotAllowed) {
+  auto r = Curl({"https://localhost:" + std::to_string(DeadPort()) + "/"});
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find("403"), std::string::npos) << r.err;
+}
+
+TEST_F(ForwardProxyTest, ConnectTunnelEndToEnd) {
+  auto r = Curl({"--cacert", cert_.cert_file, "https://localhost:" + std::to_string(tls_origin_.port()) + "/secure"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("tls hello"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("@@200"), std::string::npos) << r.out;
+  EXPECT_TRUE(LogHas("TCP_TUNNEL/200")) << Log();  // written when the tunnel ends
+}
+
+TEST_F(ForwardProxyTest, OriginDownIs502) {
+  auto r = Curl({"http://origin.test:" + std::to_string(DeadPort()) + "/"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("@@502"), std::string::npos) << r.out;
+}
+
+TEST_F(ForwardProxyTest, KeepAliveToClient) {
+  auto r = Curl({OriginUrl("/ok"), OriginUrl("/second")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("hello from origin"), std::string::npos);
+  EXPECT_NE(r.out.find("second page"), std::string::npos);
+  EXPECT_NE(r.out.find("@@200 1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("@@200 0"), std::string::npos) << r.out;  // second URL: no new connection
+}
+
+TEST_F(ForwardProxyTest, ContentLengthWithTransferEncodingIs400) {
+  std::string host = "origin.test:" + std::to_string(origin_.port());
+  std::string out = RawExchange(proxy_->port(), "POST http://" + host + "/ok HTTP/1.1\r\nHost: " + host +
+                                                    "\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                                    "0\r\n\r\n");
+  EXPECT_EQ(out.rfind("HTTP/1.1 400", 0), 0u) << out;
+  EXPECT_EQ(origin_.Requests("/ok"), 0);
+}
+
+TEST_F(ForwardProxyTest, OriginFormIs400) {
+  std::string out = RawExchange(proxy_->port(), "GET /ok HTTP/1.1\r\nHost: origin.test\r\n\r\n");
+  EXPECT_EQ(out.rfind("HTTP/1.1 400", 0), 0u) << out;
+}
+
+TEST_F(ForwardProxyTest, ClientOutsideAllowListIs403) {
+  ForwardProxyOptions po = BaseOptions();
+  Subnet other;
+  ASSERT_TRUE(ParseSubnet("10.99.0.0/16", &other).ok());
+  po.allow_clients = {other};
+  std::unique_ptr<ForwardProxy> closed;
+  ASSERT_TRUE(ForwardProxy::Start(po, &engine_->publisher(), &closed).ok());
+  auto r = Curl({OriginUrl("/ok")}, closed->port());
+  EXPECT_NE(r.out.find("@@403"), std::string::npos) << r.out << r.err;
+  EXPECT_EQ(origin_.Requests("/ok"), 0);
+}
+
+}  // namespace
+}  // namespace saring::proxy
