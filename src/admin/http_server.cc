@@ -1,8 +1,5 @@
 #include "admin/http_server.h"
 
-#include <sys/resource.h>
-#include <unistd.h>
-
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 
@@ -19,7 +16,6 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -30,6 +26,8 @@
 #include <thread>
 #include <type_traits>
 #include <unordered_map>
+
+#include "net/server_core.h"
 
 namespace saring::admin {
 
@@ -49,8 +47,6 @@ constexpr auto kLinger = std::chrono::milliseconds(2000);
 constexpr std::size_t kLingerBytes = 4u << 20;
 constexpr auto kErrorWriteTimeout = std::chrono::milliseconds(5000);
 constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
-// Stop: how long connections get to wind down before the threads are stopped.
-constexpr auto kStopGrace = std::chrono::milliseconds(2000);
 constexpr std::size_t kReadChunk = 8192;
 
 std::string_view Std(beast::string_view s) { return {s.data(), s.size()}; }
@@ -197,21 +193,11 @@ HttpResponse JsonError(int status, std::string_view message) {
 // ---------------------------------------------------------------------------
 // The server's shared state.
 
-namespace {
+using SessionBase = saring::net::ServerSession;
 
-// What the server's registry knows of a connection: enough to close it.
-class SessionBase : public std::enable_shared_from_this<SessionBase> {
- public:
-  virtual ~SessionBase() = default;
-  virtual void Run() = 0;    // once, right after it is registered
-  virtual void Close() = 0;  // any thread: closes the connection on its strand
-};
-
-}  // namespace
-
-// Declaration order matters: the io_context is destroyed first (with it the
-// sessions still held by its pending handlers, which unregister themselves
-// here), the TLS context and the registry after it.
+// Declaration order matters: the core (and with it the io_context, and the
+// sessions still held by its pending handlers) is destroyed first, the TLS
+// context and the options after it.
 struct HttpServer::Impl {
   HttpServerOptions options;
   HttpHandler handler;
@@ -220,32 +206,14 @@ struct HttpServer::Impl {
   std::uint16_t port = 0;
   std::string url;
 
-  std::mutex mu;
-  bool stopping = false;  // guarded by mu
-  std::uint64_t next_id = 0;  // guarded by mu
-  std::unordered_map<std::uint64_t, std::weak_ptr<SessionBase>> sessions;  // guarded by mu
-  std::atomic<int> connections{0};
-
-  std::mutex threads_mu;
-  std::condition_variable threads_cv;
-  int running_threads = 0;  // guarded by threads_mu
-  bool stopped = false;     // the owner's thread only
-
-  std::unique_ptr<net::io_context> ioc;
-  std::unique_ptr<tcp::acceptor> acceptor;          // on its own strand
-  std::unique_ptr<net::steady_timer> accept_retry;  // on the acceptor's strand
-  std::vector<std::thread> threads;
+  // The io_context, threads, acceptor (and its retry timer) and sessions.
+  std::unique_ptr<saring::net::ServerCore> core;
 
   void Accept();
   void OnAccept(beast::error_code ec, tcp::socket socket);
   void Reject(tcp::socket& socket);
-  void Unregister(std::uint64_t id) {
-    std::lock_guard<std::mutex> lock(mu);
-    sessions.erase(id);
-    connections.fetch_sub(1);
-  }
-  void RunThread();
-  void Stop();
+  void Unregister(std::uint64_t id) { core->Unregister(id); }
+  void Stop() { core->Stop(); }
 };
 
 namespace {
@@ -622,7 +590,7 @@ using TlsSession = Session<beast::ssl_stream<beast::tcp_stream>>;
 // Accepting and stopping.
 
 void HttpServer::Impl::Accept() {
-  acceptor->async_accept(net::make_strand(*ioc), beast::bind_front_handler(&Impl::OnAccept, this));
+  core->acceptor().async_accept(net::make_strand(core->ioc()), beast::bind_front_handler(&Impl::OnAccept, this));
 }
 
 void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
@@ -630,34 +598,25 @@ void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
   if (ec) {
     // Out of file descriptors and the like: retry soon rather than spin.
     spdlog::warn("admin: accept on {} failed: {}", options.listen.ToString(), ec.message());
-    std::lock_guard<std::mutex> lock(mu);
-    if (stopping) return;
-    accept_retry->expires_after(kAcceptRetry);
-    accept_retry->async_wait([this](beast::error_code wait_ec) {
-      if (!wait_ec && acceptor->is_open()) Accept();
+    if (core->Stopping()) return;
+    core->accept_retry().expires_after(kAcceptRetry);
+    core->accept_retry().async_wait([this](beast::error_code wait_ec) {
+      if (!wait_ec && core->acceptor().is_open()) Accept();
     });
     return;
   }
-  if (connections.load() >= options.max_connections) {
+  if (core->connections() >= options.max_connections) {
     Reject(socket);
     Accept();
     return;
   }
-  std::shared_ptr<SessionBase> session;
-  {
-    // The session must not be destroyed under the lock (its destructor
-    // unregisters): it is started, and possibly finished, after it.
-    std::lock_guard<std::mutex> lock(mu);
-    if (stopping) return;  // the socket closes as it goes
-    std::uint64_t id = next_id++;
-    connections.fetch_add(1);
-    if (tls) {
-      session = std::make_shared<TlsSession>(this, id, std::move(socket), *ssl_ctx);
-    } else {
-      session = std::make_shared<PlainSession>(this, id, std::move(socket));
-    }
-    sessions[id] = session;
-  }
+  // The session must not be destroyed under the registry's lock (its
+  // destructor unregisters): it is started, and possibly finished, after it.
+  std::shared_ptr<SessionBase> session = core->Register([&](std::uint64_t id) -> std::shared_ptr<SessionBase> {
+    if (tls) return std::make_shared<TlsSession>(this, id, std::move(socket), *ssl_ctx);
+    return std::make_shared<PlainSession>(this, id, std::move(socket));
+  });
+  if (!session) return;  // stopping: the socket closes as it goes
   session->Run();
   Accept();
 }
@@ -686,53 +645,6 @@ void HttpServer::Impl::Reject(tcp::socket& socket) {
   if (!text.empty()) socket.write_some(net::buffer(text), ignored);
   socket.shutdown(tcp::socket::shutdown_send, ignored);
   socket.close(ignored);
-}
-
-void HttpServer::Impl::RunThread() {
-  if (options.nice != 0) setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), options.nice);
-  for (;;) {
-    try {
-      ioc->run();
-      break;
-    } catch (const std::exception& e) {
-      spdlog::error("admin: unexpected exception in the HTTP server: {}", e.what());
-    }
-  }
-  std::lock_guard<std::mutex> lock(threads_mu);
-  --running_threads;
-  threads_cv.notify_all();
-}
-
-void HttpServer::Impl::Stop() {
-  if (stopped) return;
-  stopped = true;
-  std::vector<std::shared_ptr<SessionBase>> live;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    stopping = true;
-    for (auto& [id, weak] : sessions) {
-      if (auto s = weak.lock()) live.push_back(std::move(s));
-    }
-  }
-  net::post(acceptor->get_executor(), [this] {
-    beast::error_code ignored;
-    acceptor->close(ignored);
-    accept_retry->cancel();
-  });
-  for (auto& s : live) s->Close();
-  live.clear();
-  {
-    // Closed connections finish their pending steps and the threads run out of
-    // work; a handler still running (an import) is waited for below.
-    std::unique_lock<std::mutex> lock(threads_mu);
-    threads_cv.wait_for(lock, kStopGrace, [this] { return running_threads == 0; });
-  }
-  ioc->stop();
-  for (auto& t : threads) t.join();
-  threads.clear();
-  accept_retry.reset();
-  acceptor.reset();
-  ioc.reset();  // destroys what was still pending, and with it the last sessions
 }
 
 // ---------------------------------------------------------------------------
@@ -812,26 +724,14 @@ Status HttpServer::Start(const HttpServerOptions& options, HttpHandler handler,
     }
   }
 
-  impl->ioc = std::make_unique<net::io_context>(options.threads);
-  impl->acceptor = std::make_unique<tcp::acceptor>(net::make_strand(*impl->ioc));
-  impl->accept_retry = std::make_unique<net::steady_timer>(impl->acceptor->get_executor());
-  tcp::acceptor& acceptor = *impl->acceptor;
+  impl->core = std::make_unique<saring::net::ServerCore>(options.threads,
+                                                         "admin: unexpected exception in the HTTP server");
   tcp::endpoint endpoint(address, options.listen.port);
   auto fail = [&](std::string_view step) {
     return Status::IOError("admin HTTP server cannot listen on " + options.listen.ToString() + " (" +
                            std::string(step) + "): " + ec.message());
   };
-  acceptor.open(endpoint.protocol(), ec);
-  if (ec) return fail("socket");
-  acceptor.set_option(net::socket_base::reuse_address(true), ec);
-  if (ec) return fail("SO_REUSEADDR");
-  acceptor.bind(endpoint, ec);
-  if (ec) return fail("bind");
-  acceptor.listen(net::socket_base::max_listen_connections, ec);
-  if (ec) return fail("listen");
-  tcp::endpoint bound = acceptor.local_endpoint(ec);
-  if (ec) return fail("getsockname");
-  impl->port = bound.port();
+  if (const char* step = impl->core->Listen(endpoint, &impl->port, &ec)) return fail(step);
   std::string host;
   if (address.is_unspecified()) {
     host = address.is_v4() ? "127.0.0.1" : "[::1]";
@@ -842,10 +742,7 @@ Status HttpServer::Start(const HttpServerOptions& options, HttpHandler handler,
 
   spdlog::info("admin: listening on {}", impl->url);
   impl->Accept();
-  impl->running_threads = options.threads;
-  for (int i = 0; i < options.threads; ++i) {
-    impl->threads.emplace_back([p = impl.get()] { p->RunThread(); });
-  }
+  impl->core->StartThreads(options.threads, options.nice);
   out->reset(new HttpServer(std::move(impl)));
   return Status::OK();
 }

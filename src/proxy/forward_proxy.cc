@@ -12,13 +12,13 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
-#include <condition_variable>
 #include <mutex>
 #include <optional>
 #include <sstream>
 #include <thread>
 #include <unordered_map>
 
+#include "net/server_core.h"
 #include "proxy/access_log.h"
 #include "proxy/block_page.h"
 #include "proxy/url.h"
@@ -34,7 +34,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr auto kStopGrace = std::chrono::milliseconds(2000);
 constexpr auto kErrorWriteTimeout = std::chrono::milliseconds(5000);
 constexpr std::size_t kTunnelChunk = 16384;
 // After a closing response: how long and how much the client may still send.
@@ -128,12 +127,7 @@ void StripHopByHop(Fields& fields) {
   }
 }
 
-class SessionBase : public std::enable_shared_from_this<SessionBase> {
- public:
-  virtual ~SessionBase() = default;
-  virtual void Run() = 0;
-  virtual void Close() = 0;
-};
+using SessionBase = saring::net::ServerSession;
 
 // The calling proxy thread's reader (each proxy thread sets it once).
 thread_local SnapshotReader* t_reader = nullptr;
@@ -146,30 +140,14 @@ struct ForwardProxy::Impl {
   const SnapshotPublisher* snapshots = nullptr;
   std::uint16_t port = 0;
 
-  std::mutex mu;
-  bool stopping = false;
-  std::uint64_t next_id = 0;
-  std::unordered_map<std::uint64_t, std::weak_ptr<SessionBase>> sessions;
-  std::atomic<int> connections{0};
-
-  std::mutex threads_mu;
-  std::condition_variable threads_cv;
-  int running_threads = 0;
-  bool stopped = false;
-
-  std::unique_ptr<net::io_context> ioc;
-  std::unique_ptr<tcp::acceptor> acceptor;
-  std::vector<std::thread> threads;
+  // The io_context, threads, acceptor and sessions; declared after what the
+  // sessions refer to, so that it (and with it the sessions) goes first.
+  std::unique_ptr<saring::net::ServerCore> core;
 
   void Accept();
   void OnAccept(beast::error_code ec, tcp::socket socket);
-  void Unregister(std::uint64_t id) {
-    std::lock_guard<std::mutex> lock(mu);
-    sessions.erase(id);
-    connections.fetch_sub(1);
-  }
-  void RunThread();
-  void Stop();
+  void Unregister(std::uint64_t id) { core->Unregister(id); }
+  void Stop() { core->Stop(); }
 
   // The current snapshot, through this thread's reader: one atomic load, no lock.
   const Snapshot* CurrentSnapshot(std::shared_ptr<const Snapshot>* fallback) const {
@@ -743,20 +721,19 @@ class Session : public SessionBase {
 }  // namespace
 
 void ForwardProxy::Impl::Accept() {
-  acceptor->async_accept(net::make_strand(*ioc), beast::bind_front_handler(&Impl::OnAccept, this));
+  core->acceptor().async_accept(net::make_strand(core->ioc()), beast::bind_front_handler(&Impl::OnAccept, this));
 }
 
 void ForwardProxy::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
   if (ec == net::error::operation_aborted) return;
   if (ec) {
     spdlog::warn("proxy: accept failed: {}", ec.message());
-    std::lock_guard<std::mutex> lock(mu);
-    if (stopping) return;
+    if (core->Stopping()) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));  // fd exhaustion: do not spin
     Accept();
     return;
   }
-  if (connections.load() >= options.max_connections) {
+  if (core->connections() >= options.max_connections) {
     static const std::string kBusy =
         "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     beast::error_code ignored;
@@ -766,64 +743,11 @@ void ForwardProxy::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
     Accept();
     return;
   }
-  std::shared_ptr<SessionBase> session;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    if (stopping) return;
-    std::uint64_t id = next_id++;
-    connections.fetch_add(1);
-    session = std::make_shared<Session>(this, id, std::move(socket));
-    sessions[id] = session;
-  }
+  std::shared_ptr<SessionBase> session = core->Register(
+      [&](std::uint64_t id) { return std::make_shared<Session>(this, id, std::move(socket)); });
+  if (!session) return;
   session->Run();
   Accept();
-}
-
-void ForwardProxy::Impl::RunThread() {
-  SnapshotReader reader(snapshots);
-  t_reader = &reader;
-  t_reader_of = snapshots;
-  for (;;) {
-    try {
-      ioc->run();
-      break;
-    } catch (const std::exception& e) {
-      spdlog::error("proxy: unexpected exception: {}", e.what());
-    }
-  }
-  t_reader = nullptr;
-  t_reader_of = nullptr;
-  std::lock_guard<std::mutex> lock(threads_mu);
-  --running_threads;
-  threads_cv.notify_all();
-}
-
-void ForwardProxy::Impl::Stop() {
-  if (stopped) return;
-  stopped = true;
-  std::vector<std::shared_ptr<SessionBase>> live;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    stopping = true;
-    for (auto& [id, weak] : sessions) {
-      if (auto s = weak.lock()) live.push_back(std::move(s));
-    }
-  }
-  net::post(acceptor->get_executor(), [this] {
-    beast::error_code ignored;
-    acceptor->close(ignored);
-  });
-  for (auto& s : live) s->Close();
-  live.clear();
-  {
-    std::unique_lock<std::mutex> lock(threads_mu);
-    threads_cv.wait_for(lock, kStopGrace, [this] { return running_threads == 0; });
-  }
-  ioc->stop();
-  for (auto& t : threads) t.join();
-  threads.clear();
-  acceptor.reset();
-  ioc.reset();
 }
 
 ForwardProxy::ForwardProxy(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -855,31 +779,24 @@ Status ForwardProxy::Start(const ForwardProxyOptions& options, const SnapshotPub
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->snapshots = snapshots;
-  impl->ioc = std::make_unique<net::io_context>(options.threads);
-  impl->acceptor = std::make_unique<tcp::acceptor>(net::make_strand(*impl->ioc));
-  tcp::acceptor& acceptor = *impl->acceptor;
+  impl->core = std::make_unique<saring::net::ServerCore>(options.threads, "proxy: unexpected exception");
   tcp::endpoint endpoint(address, options.listen.port);
   auto fail = [&](std::string_view step) {
     return Status::IOError("proxy cannot listen on " + options.listen.ToString() + " (" + std::string(step) +
                            "): " + ec.message());
   };
-  acceptor.open(endpoint.protocol(), ec);
-  if (ec) return fail("socket");
-  acceptor.set_option(net::socket_base::reuse_address(true), ec);
-  if (ec) return fail("SO_REUSEADDR");
-  acceptor.bind(endpoint, ec);
-  if (ec) return fail("bind");
-  acceptor.listen(net::socket_base::max_listen_connections, ec);
-  if (ec) return fail("listen");
-  tcp::endpoint bound = acceptor.local_endpoint(ec);
-  if (ec) return fail("getsockname");
-  impl->port = bound.port();
+  if (const char* step = impl->core->Listen(endpoint, &impl->port, &ec)) return fail(step);
   spdlog::info("proxy: listening on {}:{}", options.listen.address, impl->port);
   impl->Accept();
-  impl->running_threads = options.threads;
-  for (int i = 0; i < options.threads; ++i) {
-    impl->threads.emplace_back([p = impl.get()] { p->RunThread(); });
-  }
+  // Each proxy thread reads snapshots through its own reader.
+  impl->core->StartThreads(options.threads, 0, [snapshots](const std::function<void()>& run_loop) {
+    SnapshotReader reader(snapshots);
+    t_reader = &reader;
+    t_reader_of = snapshots;
+    run_loop();
+    t_reader = nullptr;
+    t_reader_of = nullptr;
+  });
   out->reset(new ForwardProxy(std::move(impl)));
   return Status::OK();
 }

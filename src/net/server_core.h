@@ -1,0 +1,118 @@
+#pragma once
+
+// Internal (src/, not include/): the scaffolding the admin HTTP server and the
+// forward proxy share. Asio only; no Beast.
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace saring::net {
+
+// What the registry knows of a connection: enough to start and to close it.
+class ServerSession : public std::enable_shared_from_this<ServerSession> {
+ public:
+  virtual ~ServerSession() = default;
+  virtual void Run() = 0;    // once, right after it is registered
+  virtual void Close() = 0;  // any thread: closes the connection (on its strand)
+};
+
+// The io_context, the worker threads, the listening socket and the registry of
+// live sessions of one TCP server, and the order in which they are stopped.
+//
+// Ownership: the core owns the io_context, the acceptor (on its own strand),
+// a timer on the acceptor's strand for retrying a failed accept, and the
+// threads. Sessions are owned by their pending operations (shared_ptr); the
+// registry holds only weak_ptrs, and a session unregisters itself (by id) in
+// its destructor, so the core must outlive every session: declare it after
+// anything sessions refer to (options, TLS context), so that it is destroyed
+// first, and destroy the io_context (Stop does) while the core is alive.
+//
+// Threading: StartThreads/Stop/the destructor from one owning thread, never
+// from a worker thread. Register/Unregister/Stopping/connections from any
+// thread. The accept loop itself (async_accept on acceptor(), retrying on
+// accept_retry()) belongs to the server; it must check Stopping() before
+// re-arming, and Register returns null once Stop has begun.
+class ServerCore {
+ public:
+  // Stop: how long connections get to wind down before the threads are stopped.
+  static constexpr std::chrono::milliseconds kStopGrace{2000};
+
+  // Each worker thread calls `run_loop` through this (e.g. to set thread-local
+  // state around it); by default it just calls it.
+  using ThreadWrapper = std::function<void(const std::function<void()>& run_loop)>;
+
+  // `concurrency_hint`: the io_context's. `what`: the log prefix of an
+  // exception escaping a handler ("proxy: unexpected exception").
+  ServerCore(int concurrency_hint, std::string what);
+  ~ServerCore();  // Stop()
+  ServerCore(const ServerCore&) = delete;
+  ServerCore& operator=(const ServerCore&) = delete;
+
+  boost::asio::io_context& ioc() { return *ioc_; }
+  boost::asio::ip::tcp::acceptor& acceptor() { return *acceptor_; }
+  boost::asio::steady_timer& accept_retry() { return *accept_retry_; }
+
+  // Opens the acceptor on `endpoint` (SO_REUSEADDR), binds and listens. On
+  // failure returns the step that failed ("socket", "SO_REUSEADDR", "bind",
+  // "listen", "getsockname") with *ec set; null once listening, with the bound
+  // port in *port.
+  const char* Listen(const boost::asio::ip::tcp::endpoint& endpoint, std::uint16_t* port,
+                     boost::system::error_code* ec);
+
+  // Runs the io_context on `threads` threads, each with `nice` added to its
+  // nice value (0: unchanged).
+  void StartThreads(int threads, int nice = 0, ThreadWrapper wrapper = {});
+
+  // Under the registry lock: unless stopping, calls make(id) with a fresh id,
+  // counts and registers what it returns and returns it (null once stopping).
+  // The session is not started: call Run() on it, outside any lock.
+  std::shared_ptr<ServerSession> Register(
+      const std::function<std::shared_ptr<ServerSession>(std::uint64_t id)>& make);
+  // From the session's destructor.
+  void Unregister(std::uint64_t id);
+
+  bool Stopping();
+  int connections() const { return connections_.load(); }
+
+  // Closes the acceptor (and cancels accept_retry) on its strand, closes every
+  // live session, gives the threads kStopGrace to run out of work, then stops
+  // the io_context, joins the threads and destroys the acceptor and the
+  // io_context (and with it what was still pending). Idempotent.
+  void Stop();
+
+ private:
+  void RunThread(int nice, const ThreadWrapper& wrapper);
+
+  const std::string what_;
+
+  std::mutex mu_;
+  bool stopping_ = false;       // guarded by mu_
+  std::uint64_t next_id_ = 0;   // guarded by mu_
+  std::unordered_map<std::uint64_t, std::weak_ptr<ServerSession>> sessions_;  // guarded by mu_
+  std::atomic<int> connections_{0};
+
+  std::mutex threads_mu_;
+  std::condition_variable threads_cv_;
+  int running_threads_ = 0;  // guarded by threads_mu_
+  bool stopped_ = false;     // the owner's thread only
+
+  // Destroyed in reverse: timer, acceptor, io_context, then the registry.
+  std::unique_ptr<boost::asio::io_context> ioc_;
+  std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
+  std::unique_ptr<boost::asio::steady_timer> accept_retry_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace saring::net
