@@ -1,7 +1,7 @@
-#pragma once
-
 // Internal (src/, not include/): the scaffolding the admin HTTP server and the
 // forward proxy share. Asio only; no Beast.
+#ifndef SARING_NET_SERVER_CORE_H_
+#define SARING_NET_SERVER_CORE_H_
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
@@ -116,3 +116,5 @@ class ServerCore {
 };
 
 }  // namespace saring::net
+
+#endif  // SARING_NET_SERVER_CORE_H_
