@@ -18,6 +18,7 @@
 #include "admin/stats.h"
 #include "admin/tokens.h"
 #include "proxy/block_page.h"
+#include "proxy/url.h"
 #include "saring/dns_server.h"
 #include "saring/engine.h"
 #include "saring/feed_service.h"
@@ -298,25 +299,21 @@ HttpResponse AdminApi::Rep::Check(const HttpRequest& req) {
   const std::string* name = req.Query("name");
   const std::string* url = req.Query("url");
   if (!name && !url) return JsonError(400, "give name= or url=");
-  std::string host, normalized;
+  std::string normalized;
+  proxy::NormalizedUrl normalized_url;
   if (name) {
-    host = *name;
+    Status st = NormalizeDomain(*name, &normalized);
+    if (!st.ok()) return JsonError(400, "invalid name '" + *name + "': " + st.message());
   } else {
-    // The host of an absolute URL: scheme://[userinfo@]host[:port]/...
-    std::string_view u = *url;
-    std::size_t scheme = u.find("://");
-    if (scheme == std::string_view::npos) return JsonError(400, "url must be absolute (http://host/path)");
-    std::string_view rest = u.substr(scheme + 3);
-    rest = rest.substr(0, rest.find_first_of("/?#"));
-    if (std::size_t at = rest.rfind('@'); at != std::string_view::npos) rest.remove_prefix(at + 1);
-    host = std::string(rest.substr(0, rest.find(':')));
+    // The same normalization as the proxy's, so the answer is the proxy's.
+    Status st = proxy::NormalizeRequestUrl(*url, "", &normalized_url);
+    if (!st.ok()) return JsonError(400, "invalid url: " + st.message());
+    normalized = normalized_url.host;
   }
-  Status st = NormalizeDomain(host, &normalized);
-  if (!st.ok()) return JsonError(400, "invalid name '" + host + "': " + st.message());
   std::shared_ptr<const Snapshot> snapshot = engine->snapshot();
-  Verdict v = url ? snapshot->CheckUrl(normalized, *url) : snapshot->CheckName(normalized);
+  Verdict v = url ? snapshot->CheckUrl(normalized_url.host, normalized_url.url) : snapshot->CheckName(normalized);
   json j = {{"name", normalized}, {"verdict", ToString(v.decision)}, {"serial", snapshot->stats().serial}};
-  if (url) j["url"] = *url;
+  if (url) j["url"] = normalized_url.url;
   if (v.decision == Decision::kPass) {
     j["rule"] = nullptr;
     j["source"] = nullptr;

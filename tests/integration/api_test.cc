@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "ctl/remote_client.h"
 #include "proxy/block_page.h"
 #include "testing/process.h"
 #include "testing/self_signed_cert.h"
@@ -43,6 +44,8 @@ using nlohmann::json;
 using testing::ChildProcess;
 using testing::FreePort;
 using testing::RunProgram;
+
+std::string RemoteEscape(std::string_view v) { return ctl::RemoteClient::Escape(v); }
 
 // ---------------------------------------------------------------------------
 // A raw HTTP/1.1 client: one request per connection (Connection: close).
@@ -926,6 +929,26 @@ TEST_F(ApiTest, TheApiServesHttpsWithAConfiguredCertificate) {
   // Without the CA the client refuses the server; plain HTTP gets no API.
   EXPECT_EQ(Curl({url + "/healthz"}).first, 0);
   EXPECT_NE(Curl({"http://127.0.0.1:" + std::to_string(port) + "/healthz"}).first, 200);
+}
+
+// check?url= normalizes like the proxy: a URL rule on a hacked page catches
+// its dodge spellings, and the rest of the host passes.
+TEST_F(ApiTest, CheckUrlNormalizesLikeTheProxy) {
+  HttpResult add = Call("POST", "/v1/rules",
+                        json{{"kind", "url"}, {"value", "^http://dinas\\.live\\.test/uploads/slot/"},
+                             {"source", "urlrules"}}
+                            .dump());
+  ASSERT_EQ(add.status, 200) << add.Show();
+  for (const char* u : {"http://dinas.live.test/uploads/slot/x.html", "http://DINAS.live.test.:80/a/../uploads/%73lot/",
+                        "http://dinas.live.test//uploads\\slot/?p=1"}) {
+    HttpResult r = Call("GET", std::string("/v1/check?url=") + RemoteEscape(u), "", "viewer");
+    ASSERT_EQ(r.status, 200) << r.Show();
+    EXPECT_EQ(r.Json()["verdict"], "block") << u << " " << r.body;
+    EXPECT_EQ(r.Json()["kind"], "url") << r.body;
+  }
+  HttpResult clean = Call("GET", "/v1/check?url=" + RemoteEscape("http://dinas.live.test/layanan/"), "", "viewer");
+  EXPECT_EQ(clean.Json()["verdict"], "pass") << clean.body;
+  EXPECT_EQ(Call("GET", "/v1/check?url=" + RemoteEscape("http://dinas.live.test/%00"), "", "viewer").status, 400);
 }
 
 // The block page's reference code names the snapshot and the rule class
