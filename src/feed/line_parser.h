@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/ascii.h"
 #include "saring/feed_format.h"
 #include "saring/status.h"
 
@@ -46,17 +47,7 @@ inline bool AllDigits(std::string_view s) {
   return true;
 }
 
-// ASCII only: keywords and DNS names compare this way, never by locale.
-inline bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
-    if (x != y) return false;
-  }
-  return true;
-}
+using saring::EqualsIgnoreCase;  // core/ascii.h
 
 // Every line ends in exactly one outcome (Entry, Reject or Skip), except that a
 // hosts line yields one per name; FeedParseStats counts them.

@@ -46,6 +46,23 @@ bool IEquals(std::string_view a, std::string_view b) {
   return beast::iequals(beast::string_view(a.data(), a.size()), beast::string_view(b.data(), b.size()));
 }
 
+// The block page for a verdict; the reference code names the snapshot and
+// the deciding rule's class, so no per-request record is needed.
+std::string BlockPageFor(const Verdict& v, std::uint64_t serial, std::string_view host, std::string_view url,
+                         Language language, std::string_view report_url) {
+  std::string reference = EncodeReference(serial, v.class_id, v.kind);
+  BlockPageInfo info;
+  info.host = host;
+  info.url = url;
+  info.rule = v.rule;
+  info.source = v.source;
+  info.category = v.category;
+  info.reference = reference;
+  info.report_url = report_url;
+  info.kind = v.kind;
+  return RenderBlockPage(info, language);
+}
+
 std::int64_t NowUnixMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -283,18 +300,10 @@ class Session : public SessionBase {
     }
     Verdict v = snap->CheckUrl(nurl_.host, nurl_.url);
     if (v.blocked()) {
-      std::string reference = EncodeReference(snap->serial(), v.class_id, v.kind);
-      BlockPageInfo info;
-      info.host = nurl_.host;
-      info.url = nurl_.url;
-      info.rule = v.rule;
-      info.source = v.source;
-      info.category = v.category;
-      info.reference = reference;
-      info.report_url = options_.report_url;
-      info.kind = v.kind;
-      Language lang = PickLanguage(Std(req[http::field::accept_language]), QueryParam(nurl_.query, "lang"));
-      std::string page = RenderBlockPage(info, lang);
+      std::string page = BlockPageFor(v, snap->serial(), nurl_.host, nurl_.url,
+                                      PickLanguage(Std(req[http::field::accept_language]),
+                                                   QueryParam(nurl_.query, "lang")),
+                                      options_.report_url);
       // The body (if any) is not read: the connection closes after the page
       // unless the request has none.
       bool has_body = req_parser_->chunked() || (req_parser_->content_length() && *req_parser_->content_length() > 0);
@@ -517,18 +526,11 @@ class Session : public SessionBase {
     }
     Verdict v = snap->CheckName(name);
     if (v.blocked()) {
-      std::string reference = EncodeReference(snap->serial(), v.class_id, v.kind);
-      BlockPageInfo info;
-      info.host = name;
-      info.rule = v.rule;
-      info.source = v.source;
-      info.category = v.category;
-      info.reference = reference;
-      info.report_url = options_.report_url;
-      info.kind = v.kind;
-      Language lang = PickLanguage(Std(req[http::field::accept_language]), "");
       // Browsers do not show a CONNECT refusal's body; curl and the like can.
-      return SendPage(403, RenderBlockPage(info, lang), false, "TCP_DENIED");
+      return SendPage(403,
+                      BlockPageFor(v, snap->serial(), name, "", PickLanguage(Std(req[http::field::accept_language]), ""),
+                                   options_.report_url),
+                      false, "TCP_DENIED");
     }
     Resolve(name, static_cast<std::uint16_t>(port), [self = Self()](beast::error_code ec) {
       if (self->closing_) return;

@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "core/ascii.h"
 #include "saring/name.h"
 
 namespace saring::proxy {
@@ -56,17 +57,6 @@ Status DecodeEscape(std::string_view s, std::size_t i, std::string_view where, u
   *byte = static_cast<unsigned char>(hi * 16 + lo);
   if (*byte == 0) return Status::InvalidArgument("%00 (NUL byte) in the " + std::string(where));
   return Status::OK();
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
-    if (x != y) return false;
-  }
-  return true;
 }
 
 std::string_view TrimBlanks(std::string_view s) {

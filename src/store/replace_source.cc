@@ -218,16 +218,7 @@ Status Store::ReplaceSource(const ImportOptions& options, ImportSet* set, const 
   report->applied = true;
   if (report->added + report->removed + report->changed == 0) {
     // Nothing changed, but the caller's records (a feed's new ETag) still count.
-    if (change.records.empty()) return Status::OK();
-    change.touches_rules = false;
-    rocksdb::WriteBatch batch;
-    for (const auto& [k, v] : change.records) {
-      if (v) batch.Put(rep_->h(kRecords), k, *v);
-      else batch.Delete(rep_->h(kRecords), k);
-    }
-    rocksdb::WriteOptions wo;
-    wo.sync = true;
-    return FromRocks(rep_->db->Write(wo, &batch), "writing records");
+    return change.records.empty() ? Status::OK() : rep_->WriteRecordsOnly(change);
   }
 
   info->domains = set->CountKind(RuleKind::kDomain);

@@ -366,16 +366,8 @@ Status Store::WriteRecords(std::span<const RecordWrite> writes, std::string_view
   std::lock_guard lock(rep_->write_mu);
   PendingChange change = rep_->BeginChange(with);
   change.touches_rules = false;
+  if (audit_op.empty()) return rep_->WriteRecordsOnly(change);
   rocksdb::WriteBatch batch;
-  if (audit_op.empty()) {
-    for (const auto& [k, v] : change.records) {
-      if (v) batch.Put(rep_->h(kRecords), k, *v);
-      else batch.Delete(rep_->h(kRecords), k);
-    }
-    rocksdb::WriteOptions wo;
-    wo.sync = true;
-    return FromRocks(rep_->db->Write(wo, &batch), "writing records");
-  }
   rep_->AddAudit(&change, audit_op, std::move(detail));
   return rep_->CommitBatch(&batch, change);
 }

@@ -279,6 +279,18 @@ struct Store::Rep {
     serial.store(change.serial);
   }
 
+  // A change's records alone, synced: bookkeeping, no serial, no audit.
+  Status WriteRecordsOnly(const store::PendingChange& change) {
+    rocksdb::WriteBatch batch;
+    for (const auto& [k, v] : change.records) {
+      if (v) batch.Put(h(store::kRecords), k, *v);
+      else batch.Delete(h(store::kRecords), k);
+    }
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    return store::FromRocks(db->Write(wo, &batch), "writing records");
+  }
+
   Status CommitBatch(rocksdb::WriteBatch* batch, const store::PendingChange& change) {
     AddBookkeeping(batch, change);
     rocksdb::WriteOptions wo;
