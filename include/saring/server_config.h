@@ -98,6 +98,27 @@ struct ServerConfig {
   int feeds_attempts = 3;           // download tries per run (transient failures)
   std::vector<FeedSource> feeds;  // added to the store at start when it has no feed of that name
 
+  // [proxy]: the HTTP/HTTPS proxy's listeners ("" address = off) and limits
+  Endpoint proxy_listen{"127.0.0.1", 3128};  // explicit forward proxy
+  Endpoint proxy_transparent_http;           // redirected port-80 traffic
+  Endpoint proxy_transparent_https;          // redirected port-443 traffic
+  Endpoint proxy_block_page;                 // the page server for [blocking] mode = "sinkhole"
+  bool proxy_allow_clients_set = false;      // false: the proxy uses [server] allow_clients
+  std::vector<Subnet> proxy_allow_clients;
+  std::vector<std::uint16_t> proxy_connect_ports{443};
+  int proxy_threads = 2;
+  int proxy_max_connections = 4096;
+  std::size_t proxy_max_header_bytes = 16u << 10;
+  int proxy_header_timeout_s = 10;
+  int proxy_idle_timeout_s = 60;
+  int proxy_connect_timeout_s = 5;
+  bool proxy_allow_no_sni = false;        // TLS without SNI (or not TLS) through CONNECT / port 443
+  bool proxy_allow_sni_mismatch = false;  // an SNI naming another host than the CONNECT
+  std::string proxy_access_log;           // Squid-format access log file ("" = none)
+  bool proxy_log_client_address = true;  // false: "-" for the client (privacy)
+  std::string proxy_report_url;           // the block page's report form; "" = the admin API's
+  std::vector<std::pair<std::string, std::string>> proxy_hosts;  // name → IP, before DNS
+
   // [log]
   std::string log_level = "info";
   bool query_log = false;  // one line per query: off unless an investigation needs it

@@ -236,14 +236,15 @@ struct AdminApi::Rep {
   Engine* engine;
   FeedService* feeds;
   const DnsServer* dns;
+  const proxy::ProxyServer* proxy;
   AdminApiOptions options;
   ReportDesk reports;
   RateLimiter report_limit;
   std::atomic<std::uint64_t> requests{0}, unauthorized{0}, forbidden{0}, bad_requests{0},
       reports_filed{0}, reports_limited{0};
 
-  Rep(Engine* e, FeedService* f, const DnsServer* d, AdminApiOptions o)
-      : engine(e), feeds(f), dns(d), options(std::move(o)), reports(e),
+  Rep(Engine* e, FeedService* f, const DnsServer* d, const proxy::ProxyServer* p, AdminApiOptions o)
+      : engine(e), feeds(f), dns(d), proxy(p), options(std::move(o)), reports(e),
         report_limit(options.reports_per_minute, options.reports_per_minute_total) {}
 
   HttpResponse Route(const HttpRequest& req);
@@ -639,7 +640,7 @@ HttpResponse AdminApi::Rep::Route(const HttpRequest& req) {
     ApiCounters api{requests.load(), unauthorized.load(), forbidden.load(), bad_requests.load(),
                     reports_filed.load(), reports_limited.load()};
     HttpResponse r;
-    Status st = PrometheusMetrics(*engine, dns, feeds, &api, &r.body);
+    Status st = PrometheusMetrics(*engine, dns, proxy, feeds, &api, &r.body);
     if (!st.ok()) return Error(st);
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     return r;
@@ -732,7 +733,7 @@ HttpResponse AdminApi::Rep::Route(const HttpRequest& req) {
   if (is({"v1", "stats"})) {
     if (m != "GET") return method_not_allowed();
     HttpResponse r;
-    Status st = StatsJson(*engine, dns, feeds, &r.body);
+    Status st = StatsJson(*engine, dns, proxy, feeds, &r.body);
     return st.ok() ? r : Error(st);
   }
   if (is({"v1", "tokens"})) {
@@ -775,8 +776,9 @@ HttpResponse AdminApi::Rep::Route(const HttpRequest& req) {
   return JsonError(404, "no such route");
 }
 
-AdminApi::AdminApi(Engine* engine, FeedService* feeds, const DnsServer* dns, AdminApiOptions options)
-    : rep_(std::make_unique<Rep>(engine, feeds, dns, std::move(options))) {}
+AdminApi::AdminApi(Engine* engine, FeedService* feeds, const DnsServer* dns, const proxy::ProxyServer* proxy,
+                   AdminApiOptions options)
+    : rep_(std::make_unique<Rep>(engine, feeds, dns, proxy, std::move(options))) {}
 AdminApi::~AdminApi() = default;
 
 HttpResponse AdminApi::Handle(const HttpRequest& request) {

@@ -19,6 +19,9 @@ class DnsServer;
 class Engine;
 class FeedService;
 }  // namespace saring
+namespace saring::proxy {
+class ProxyServer;
+}  // namespace saring::proxy
 
 namespace saring::admin {
 
@@ -32,8 +35,9 @@ struct AdminApiOptions {
 
 class AdminApi {
  public:
-  // `dns` and `feeds` may be null; all must outlive the AdminApi.
-  AdminApi(Engine* engine, FeedService* feeds, const DnsServer* dns, AdminApiOptions options);
+  // `dns`, `proxy` and `feeds` may be null; all must outlive the AdminApi.
+  AdminApi(Engine* engine, FeedService* feeds, const DnsServer* dns, const proxy::ProxyServer* proxy,
+           AdminApiOptions options);
   ~AdminApi();
   AdminApi(const AdminApi&) = delete;
   AdminApi& operator=(const AdminApi&) = delete;

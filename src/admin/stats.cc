@@ -7,6 +7,7 @@
 
 #include "saring/dns_server.h"
 #include "saring/engine.h"
+#include "proxy/proxy_server.h"
 #include "saring/feed_service.h"
 
 namespace saring::admin {
@@ -94,9 +95,25 @@ class Exposition {
   std::string out_;
 };
 
+
+json ProxyJson(const proxy::ProxyCounters& c) {
+  json zones = json::array();
+  for (const auto& z : c.zones) zones.push_back({{"name", z.name}, {"requests", z.requests}, {"blocked", z.blocked}});
+  return {{"requests", c.requests},
+          {"blocked", c.blocked},
+          {"forwarded", c.forwarded},
+          {"tunnels", c.tunnels},
+          {"sni_refused", c.sni_refused},
+          {"denied_clients", c.denied_clients},
+          {"bad_requests", c.bad_requests},
+          {"upstream_errors", c.upstream_errors},
+          {"zones", zones}};
+}
+
 }  // namespace
 
-Status StatsJson(Engine& engine, const DnsServer* dns, const FeedService* feeds, std::string* out) {
+Status StatsJson(Engine& engine, const DnsServer* dns, const proxy::ProxyServer* proxy, const FeedService* feeds,
+                 std::string* out) {
   std::vector<SourceInfo> sources;
   SARING_RETURN_IF_ERROR(engine.store().ListSources(&sources));
   Snapshot::Stats s = engine.snapshot()->stats();
@@ -123,12 +140,13 @@ Status StatsJson(Engine& engine, const DnsServer* dns, const FeedService* feeds,
     j["feeds"] = jf;
   }
   if (dns) j["dns"] = DnsJson(dns->counters(), engine.store().Classes());
+  if (proxy) j["proxy"] = ProxyJson(proxy->counters());
   *out = j.dump(2);
   return Status::OK();
 }
 
-Status PrometheusMetrics(Engine& engine, const DnsServer* dns, const FeedService* feeds,
-                         const ApiCounters* api, std::string* out) {
+Status PrometheusMetrics(Engine& engine, const DnsServer* dns, const proxy::ProxyServer* proxy,
+                         const FeedService* feeds, const ApiCounters* api, std::string* out) {
   Exposition e;
   Snapshot::Stats s = engine.snapshot()->stats();
   EngineStats es = engine.stats();
@@ -210,6 +228,19 @@ Status PrometheusMetrics(Engine& engine, const DnsServer* dns, const FeedService
     for (const auto& u : c.upstreams) e.Sample("saring_upstream_failures_total", u.failures, "upstream=\"" + Label(u.address) + "\"");
     e.Family("saring_upstream_srtt_milliseconds", "gauge", "Smoothed round-trip time to the upstream.");
     for (const auto& u : c.upstreams) e.Sample("saring_upstream_srtt_milliseconds", u.srtt_ms, "upstream=\"" + Label(u.address) + "\"");
+  }
+  if (proxy) {
+    proxy::ProxyCounters c = proxy->counters();
+    e.Family("saring_proxy_requests_total", "counter", "Proxy requests decided (HTTP requests, CONNECTs, TLS), by client zone.");
+    for (const auto& z : c.zones) e.Sample("saring_proxy_requests_total", z.requests, "zone=\"" + Label(z.name) + "\"");
+    e.Family("saring_proxy_blocked_total", "counter", "Proxy requests refused by a rule, by client zone.");
+    for (const auto& z : c.zones) e.Sample("saring_proxy_blocked_total", z.blocked, "zone=\"" + Label(z.name) + "\"");
+    e.Family("saring_proxy_outcomes_total", "counter", "Proxy outcomes.");
+    const std::pair<const char*, std::uint64_t> outcomes[] = {
+        {"forwarded", c.forwarded},           {"tunnel", c.tunnels},
+        {"sni_refused", c.sni_refused},       {"denied_client", c.denied_clients},
+        {"bad_request", c.bad_requests},      {"upstream_error", c.upstream_errors}};
+    for (const auto& [what, n] : outcomes) e.Sample("saring_proxy_outcomes_total", n, fmt::format("outcome=\"{}\"", what));
   }
   if (api) {
     e.Family("saring_api_requests_total", "counter", "Admin API requests.");

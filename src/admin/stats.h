@@ -13,6 +13,9 @@ class DnsServer;
 class Engine;
 class FeedService;
 }  // namespace saring
+namespace saring::proxy {
+class ProxyServer;
+}  // namespace saring::proxy
 
 namespace saring::admin {
 
@@ -22,10 +25,12 @@ struct ApiCounters {
                 reports_limited = 0;
 };
 
-// `dns` and `feeds` may be null (saringctl on a stopped store).
-Status StatsJson(Engine& engine, const DnsServer* dns, const FeedService* feeds, std::string* out);
-Status PrometheusMetrics(Engine& engine, const DnsServer* dns, const FeedService* feeds,
-                         const ApiCounters* api, std::string* out);
+// `dns`, `proxy` and `feeds` may be null (saringctl on a stopped store, a
+// saringd without a proxy).
+Status StatsJson(Engine& engine, const DnsServer* dns, const proxy::ProxyServer* proxy, const FeedService* feeds,
+                 std::string* out);
+Status PrometheusMetrics(Engine& engine, const DnsServer* dns, const proxy::ProxyServer* proxy,
+                         const FeedService* feeds, const ApiCounters* api, std::string* out);
 
 }  // namespace saring::admin
 

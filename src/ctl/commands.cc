@@ -22,6 +22,7 @@
 #include "ctl/remote_client.h"
 #include "match/domain_index.h"
 #include "proxy/block_page.h"
+#include "proxy/proxy_server.h"
 #include "saring/dns_server.h"
 #include "saring/engine.h"
 #include "saring/feed_service.h"
@@ -426,7 +427,7 @@ int CmdStats(Invocation& ctx, bool json_out) {
   Snapshot::Stats s = engine->snapshot()->stats();
   if (json_out) {
     std::string text;
-    st = admin::StatsJson(*engine, ctx.dns, ctx.feeds, &text);
+    st = admin::StatsJson(*engine, ctx.dns, ctx.proxy, ctx.feeds, &text);
     if (!st.ok()) return Fail(ctx, st);
     ctx.out << text << "\n";
     return 0;
@@ -459,6 +460,16 @@ int CmdStats(Invocation& ctx, bool json_out) {
       if (c.blocked_by_class[i] == 0) continue;
       ctx.out << "  blocked by " << classes[i].source << " (" << classes[i].category
               << "): " << c.blocked_by_class[i] << "\n";
+    }
+  }
+  if (ctx.proxy) {
+    proxy::ProxyCounters p = ctx.proxy->counters();
+    ctx.out << "proxy: " << p.requests << " requests, " << p.blocked << " blocked, " << p.forwarded
+            << " forwarded, " << p.tunnels << " tunnels, " << p.sni_refused << " refused for SNI, "
+            << p.bad_requests << " malformed, " << p.upstream_errors << " upstream errors, " << p.denied_clients
+            << " clients denied\n";
+    for (const proxy::ProxyCounters::Zone& z : p.zones) {
+      ctx.out << "  zone " << z.name << ": " << z.requests << " requests, " << z.blocked << " blocked\n";
     }
   }
   return 0;

@@ -13,7 +13,10 @@ namespace saring {
 class DnsServer;
 class Engine;
 class FeedService;
-}
+}  // namespace saring
+namespace saring::proxy {
+class ProxyServer;
+}  // namespace saring::proxy
 
 namespace saring::ctl {
 
@@ -28,6 +31,7 @@ struct Invocation {
   std::ostream& err;
   Engine* running = nullptr;  // saringd's engine: the command uses it instead of opening --db
   const DnsServer* dns = nullptr;  // saringd's DNS server: `stats` adds its counters
+  const proxy::ProxyServer* proxy = nullptr;  // saringd's proxy: `stats` adds its counters
   FeedService* feeds = nullptr;    // saringd's feeds: `feeds` commands use it (and its turn to run)
   std::string server;  // --server URL: run the command through that saringd's admin API
   std::string token;   // --token (or SARING_TOKEN) for --server

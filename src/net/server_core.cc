@@ -15,16 +15,16 @@ namespace saring::net {
 namespace asio = boost::asio;
 
 ServerCore::ServerCore(int concurrency_hint, std::string what)
-    : what_(std::move(what)),
-      ioc_(std::make_unique<asio::io_context>(concurrency_hint)),
-      acceptor_(std::make_unique<asio::ip::tcp::acceptor>(asio::make_strand(*ioc_))),
-      accept_retry_(std::make_unique<asio::steady_timer>(acceptor_->get_executor())) {}
+    : what_(std::move(what)), ioc_(std::make_unique<asio::io_context>(concurrency_hint)) {}
 
 ServerCore::~ServerCore() { Stop(); }
 
 const char* ServerCore::Listen(const asio::ip::tcp::endpoint& endpoint, std::uint16_t* port,
                                boost::system::error_code* ec) {
-  asio::ip::tcp::acceptor& a = *acceptor_;
+  Listener listener;
+  listener.acceptor = std::make_unique<asio::ip::tcp::acceptor>(asio::make_strand(*ioc_));
+  listener.retry = std::make_unique<asio::steady_timer>(listener.acceptor->get_executor());
+  asio::ip::tcp::acceptor& a = *listener.acceptor;
   a.open(endpoint.protocol(), *ec);
   if (*ec) return "socket";
   a.set_option(asio::socket_base::reuse_address(true), *ec);
@@ -36,6 +36,7 @@ const char* ServerCore::Listen(const asio::ip::tcp::endpoint& endpoint, std::uin
   asio::ip::tcp::endpoint bound = a.local_endpoint(*ec);
   if (*ec) return "getsockname";
   *port = bound.port();
+  listeners_.push_back(std::move(listener));
   return nullptr;
 }
 
@@ -104,11 +105,13 @@ void ServerCore::Stop() {
       if (auto s = weak.lock()) live.push_back(std::move(s));
     }
   }
-  asio::post(acceptor_->get_executor(), [this] {
-    boost::system::error_code ignored;
-    acceptor_->close(ignored);
-    accept_retry_->cancel();
-  });
+  for (Listener& l : listeners_) {
+    asio::post(l.acceptor->get_executor(), [&l] {
+      boost::system::error_code ignored;
+      l.acceptor->close(ignored);
+      l.retry->cancel();
+    });
+  }
   for (auto& s : live) s->Close();
   live.clear();
   {
@@ -120,8 +123,7 @@ void ServerCore::Stop() {
   ioc_->stop();
   for (auto& t : threads_) t.join();
   threads_.clear();
-  accept_retry_.reset();
-  acceptor_.reset();
+  listeners_.clear();
   ioc_.reset();  // destroys what was still pending, and with it the last sessions
 }
 

@@ -31,9 +31,9 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
 // The io_context, the worker threads, the listening socket and the registry of
 // live sessions of one TCP server, and the order in which they are stopped.
 //
-// Ownership: the core owns the io_context, the acceptor (on its own strand),
-// a timer on the acceptor's strand for retrying a failed accept, and the
-// threads. Sessions are owned by their pending operations (shared_ptr); the
+// Ownership: the core owns the io_context, the listening sockets (each on its
+// own strand, with a timer on that strand for retrying a failed accept), and
+// the threads. Sessions are owned by their pending operations (shared_ptr); the
 // registry holds only weak_ptrs, and a session unregisters itself (by id) in
 // its destructor, so the core must outlive every session: declare it after
 // anything sessions refer to (options, TLS context), so that it is destroyed
@@ -41,8 +41,8 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
 //
 // Threading: StartThreads/Stop/the destructor from one owning thread, never
 // from a worker thread. Register/Unregister/Stopping/connections from any
-// thread. The accept loop itself (async_accept on acceptor(), retrying on
-// accept_retry()) belongs to the server; it must check Stopping() before
+// thread. The accept loops (async_accept on acceptor(i), retrying on
+// accept_retry(i)) belong to the server; it must check Stopping() before
 // re-arming, and Register returns null once Stop has begun.
 class ServerCore {
  public:
@@ -61,13 +61,15 @@ class ServerCore {
   ServerCore& operator=(const ServerCore&) = delete;
 
   boost::asio::io_context& ioc() { return *ioc_; }
-  boost::asio::ip::tcp::acceptor& acceptor() { return *acceptor_; }
-  boost::asio::steady_timer& accept_retry() { return *accept_retry_; }
+  // The listening sockets, in the order Listen opened them.
+  boost::asio::ip::tcp::acceptor& acceptor(std::size_t i = 0) { return *listeners_[i].acceptor; }
+  boost::asio::steady_timer& accept_retry(std::size_t i = 0) { return *listeners_[i].retry; }
 
-  // Opens the acceptor on `endpoint` (SO_REUSEADDR), binds and listens. On
-  // failure returns the step that failed ("socket", "SO_REUSEADDR", "bind",
-  // "listen", "getsockname") with *ec set; null once listening, with the bound
-  // port in *port.
+  // Opens one more listening socket on `endpoint` (SO_REUSEADDR), binds and
+  // listens; before StartThreads only. On failure returns the step that failed
+  // ("socket", "SO_REUSEADDR", "bind", "listen", "getsockname") with *ec set;
+  // null once listening, with the bound port in *port (and the socket is
+  // acceptor(n) for the n-th successful call, from 0).
   const char* Listen(const boost::asio::ip::tcp::endpoint& endpoint, std::uint16_t* port,
                      boost::system::error_code* ec);
 
@@ -86,7 +88,7 @@ class ServerCore {
   bool Stopping();
   int connections() const { return connections_.load(); }
 
-  // Closes the acceptor (and cancels accept_retry) on its strand, closes every
+  // Closes each acceptor (and cancels its accept_retry) on its strand, closes every
   // live session, gives the threads kStopGrace to run out of work, then stops
   // the io_context, joins the threads and destroys the acceptor and the
   // io_context (and with it what was still pending). Idempotent.
@@ -108,10 +110,13 @@ class ServerCore {
   int running_threads_ = 0;  // guarded by threads_mu_
   bool stopped_ = false;     // the owner's thread only
 
-  // Destroyed in reverse: timer, acceptor, io_context, then the registry.
+  struct Listener {
+    std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor;
+    std::unique_ptr<boost::asio::steady_timer> retry;  // on the acceptor's strand
+  };
+  // Destroyed in reverse: listeners, io_context, then the registry.
   std::unique_ptr<boost::asio::io_context> ioc_;
-  std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
-  std::unique_ptr<boost::asio::steady_timer> accept_retry_;
+  std::vector<Listener> listeners_;
   std::vector<std::thread> threads_;
 };
 

@@ -367,6 +367,17 @@ std::string RenderBlockPage(const BlockPageInfo& info, Language language) {
   return out;
 }
 
+std::string RenderErrorPage(int status, std::string_view title, std::string_view detail) {
+  std::string t = std::to_string(status) + " ";
+  AppendEscaped(&t, title);
+  std::string_view id = status >= 500 ? "Situs tidak dapat dihubungi melalui proxy." : "Permintaan ditolak oleh proxy.";
+  std::string out = "<!DOCTYPE html>\n<html lang=\"id\"><head><meta charset=\"utf-8\"><title>" + t +
+                    "</title></head><body><p>" + std::string(id) + "</p><h1>" + t + "</h1><p>";
+  AppendEscaped(&out, detail);
+  out += "</p><hr><p>saring proxy</p></body></html>\n";
+  return out;
+}
+
 std::string EncodeReference(std::uint64_t serial, std::uint16_t class_id, RuleKind kind) {
   unsigned digits[kHeadDigits + kMaxSerialDigits + 1];
   unsigned head = (static_cast<unsigned>(kind) & 3u) << 12 | (class_id & 0x0FFFu);

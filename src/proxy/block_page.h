@@ -52,6 +52,12 @@ struct BlockPageInfo {
 // and Cache-Control: no-store.
 std::string RenderBlockPage(const BlockPageInfo& info, Language language);
 
+// A plain error page (not a block: 400, 502, 504, ...): a fixed Indonesian
+// sentence for the status class, then "<status> <title>" and the detail in
+// English (technical text for whoever debugs it), all HTML-escaped. No
+// scripts, no external resources.
+std::string RenderErrorPage(int status, std::string_view title, std::string_view detail);
+
 // Reference codes. Layout (Crockford base32 digits, most significant first):
 //   3 digits: 0 (1 bit, reserved) | kind (2 bits) | class id (12 bits)
 //   4..13 digits: the serial (as few as fit, at least 4)

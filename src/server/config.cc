@@ -9,6 +9,8 @@
 #include <set>
 #include <toml++/toml.h>
 
+#include "saring/name.h"
+
 namespace saring {
 namespace {
 
@@ -125,8 +127,90 @@ Status ParseBlockAnswer(const toml::table& t, std::string_view where, BlockAnswe
   return Get(t, "cname_target", &answer->cname_target);
 }
 
+// An optional listen address: "" = off.
+Status GetListen(const toml::table& t, const char* key, std::uint16_t default_port, Endpoint* out) {
+  if (!t.contains(key)) return Status::OK();
+  std::string text;
+  SARING_RETURN_IF_ERROR(Get(t, key, &text));
+  if (text.empty()) {
+    *out = Endpoint{};
+    return Status::OK();
+  }
+  return ParseEndpoint(text, default_port, out).WithContext(std::string("[proxy] ") + key);
+}
+
+Status GetIntIn(const toml::table& t, const char* key, int min, int max, int* out) {
+  std::int64_t v = *out;
+  SARING_RETURN_IF_ERROR(Get(t, key, &v));
+  if (v < min || v > max) {
+    return Status::InvalidArgument("[proxy] " + std::string(key) + " must be " + std::to_string(min) + ".." +
+                                   std::to_string(max));
+  }
+  *out = static_cast<int>(v);
+  return Status::OK();
+}
+
+Status ParseProxy(const toml::table& t, ServerConfig* c) {
+  SARING_RETURN_IF_ERROR(CheckKeys(
+      t, "proxy",
+      {"listen", "transparent_http", "transparent_https", "block_page", "allow_clients", "connect_ports", "threads",
+       "max_connections", "max_header_kb", "header_timeout_s", "idle_timeout_s", "connect_timeout_s", "allow_no_sni",
+       "allow_sni_mismatch", "access_log", "log_client_address", "report_url", "hosts"}));
+  SARING_RETURN_IF_ERROR(GetListen(t, "listen", 3128, &c->proxy_listen));
+  SARING_RETURN_IF_ERROR(GetListen(t, "transparent_http", 3129, &c->proxy_transparent_http));
+  SARING_RETURN_IF_ERROR(GetListen(t, "transparent_https", 3130, &c->proxy_transparent_https));
+  SARING_RETURN_IF_ERROR(GetListen(t, "block_page", 80, &c->proxy_block_page));
+  if (t.contains("allow_clients")) {
+    c->proxy_allow_clients_set = true;
+    SARING_RETURN_IF_ERROR(GetSubnets(t, "allow_clients", &c->proxy_allow_clients));
+  }
+  if (t.contains("connect_ports")) {
+    const toml::array* ports = t["connect_ports"].as_array();
+    if (!ports) return Status::InvalidArgument("[proxy] connect_ports must be an array of ports");
+    c->proxy_connect_ports.clear();
+    for (const toml::node& n : *ports) {
+      std::optional<std::int64_t> p = n.value<std::int64_t>();
+      if (!p || *p < 1 || *p > 65535) return Status::InvalidArgument("[proxy] connect_ports must be ports 1..65535");
+      c->proxy_connect_ports.push_back(static_cast<std::uint16_t>(*p));
+    }
+  }
+  SARING_RETURN_IF_ERROR(GetIntIn(t, "threads", 1, 64, &c->proxy_threads));
+  SARING_RETURN_IF_ERROR(GetIntIn(t, "max_connections", 1, 1000000, &c->proxy_max_connections));
+  int header_kb = static_cast<int>(c->proxy_max_header_bytes >> 10);
+  SARING_RETURN_IF_ERROR(GetIntIn(t, "max_header_kb", 1, 1024, &header_kb));
+  c->proxy_max_header_bytes = static_cast<std::size_t>(header_kb) << 10;
+  SARING_RETURN_IF_ERROR(GetIntIn(t, "header_timeout_s", 1, 3600, &c->proxy_header_timeout_s));
+  SARING_RETURN_IF_ERROR(GetIntIn(t, "idle_timeout_s", 1, 86400, &c->proxy_idle_timeout_s));
+  SARING_RETURN_IF_ERROR(GetIntIn(t, "connect_timeout_s", 1, 600, &c->proxy_connect_timeout_s));
+  SARING_RETURN_IF_ERROR(Get(t, "allow_no_sni", &c->proxy_allow_no_sni));
+  SARING_RETURN_IF_ERROR(Get(t, "allow_sni_mismatch", &c->proxy_allow_sni_mismatch));
+  SARING_RETURN_IF_ERROR(Get(t, "access_log", &c->proxy_access_log));
+  SARING_RETURN_IF_ERROR(Get(t, "log_client_address", &c->proxy_log_client_address));
+  SARING_RETURN_IF_ERROR(Get(t, "report_url", &c->proxy_report_url));
+  if (!c->proxy_report_url.empty() && !c->proxy_report_url.starts_with("http://") &&
+      !c->proxy_report_url.starts_with("https://")) {
+    return Status::InvalidArgument("[proxy] report_url must be an http:// or https:// URL");
+  }
+  if (t.contains("hosts")) {
+    const toml::table* hosts = t["hosts"].as_table();
+    if (!hosts) return Status::InvalidArgument("[proxy] hosts must be a table: { \"name\" = \"IP\" }");
+    for (const auto& [name, value] : *hosts) {
+      std::optional<std::string> ip = value.value<std::string>();
+      std::array<std::uint8_t, 16> bytes;
+      bool v4;
+      if (!ip || !ToMapped(*ip, &bytes, &v4)) {
+        return Status::InvalidArgument("[proxy] hosts: '" + std::string(name.str()) + "' needs a numeric IP address");
+      }
+      std::string normalized;
+      SARING_RETURN_IF_ERROR(NormalizeDomain(name.str(), &normalized).WithContext("[proxy] hosts"));
+      c->proxy_hosts.emplace_back(normalized, *ip);
+    }
+  }
+  return Status::OK();
+}
+
 Status Parse(const toml::table& root, ServerConfig* c) {
-  SARING_RETURN_IF_ERROR(CheckKeys(root, "top level", {"server", "upstream", "cache", "blocking", "zone", "admin", "feeds", "feed", "log"}));
+  SARING_RETURN_IF_ERROR(CheckKeys(root, "top level", {"server", "upstream", "cache", "blocking", "zone", "admin", "feeds", "feed", "proxy", "log"}));
   if (const toml::table* t = root["server"].as_table()) {
     SARING_RETURN_IF_ERROR(
         CheckKeys(*t, "server", {"dns_listen", "workers", "db", "rules", "allow_clients"}));
@@ -267,6 +351,9 @@ Status Parse(const toml::table& root, ServerConfig* c) {
       c->feeds.push_back(std::move(feed));
     }
   }
+  if (const toml::table* t = root["proxy"].as_table()) {
+    SARING_RETURN_IF_ERROR(ParseProxy(*t, c));
+  }
   if (const toml::table* t = root["log"].as_table()) {
     SARING_RETURN_IF_ERROR(CheckKeys(*t, "log", {"level", "query_log"}));
     SARING_RETURN_IF_ERROR(Get(*t, "level", &c->log_level));
@@ -375,6 +462,19 @@ Status FinishServerConfig(ServerConfig* c) {
       Subnet subnet;
       ParseSubnet(s, &subnet);
       c->allow_clients.push_back(subnet);
+    }
+  }
+  if (!c->proxy_allow_clients_set) c->proxy_allow_clients = c->allow_clients;
+  if (c->proxy_report_url.empty() && c->admin_enabled) {
+    // The block page's form posts to the admin API's public report endpoint,
+    // when its address is one clients can be sent to.
+    std::array<std::uint8_t, 16> ip{};
+    bool v4 = false;
+    ToMapped(c->admin_listen.address, &ip, &v4);
+    bool unspecified = std::all_of(ip.begin() + (v4 ? 12 : 0), ip.end(), [](std::uint8_t b) { return b == 0; });
+    if (!unspecified) {
+      c->proxy_report_url = std::string(c->admin_tls_cert.empty() ? "http://" : "https://") +
+                            c->admin_listen.ToString() + "/v1/reports";
     }
   }
   if (c->upstreams.empty()) {

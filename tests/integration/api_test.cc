@@ -271,7 +271,7 @@ class ApiTest : public ::testing::Test {
         << "dns_listen = [\"127.0.0.1:" << dns_port_ << "\"]\n"
         << "[upstream]\nservers = [\"127.0.0.1:" << upstream_port_ << "\"]\ntimeout_ms = 1000\n"
         << "query_timeout_ms = 2000\n"
-        << "[admin]\nlisten = \"127.0.0.1:" << api_port_ << "\"\nmax_body_mb = 1\nreports_per_minute = 5\n"
+        << "[proxy]\nlisten = \"\"\n[admin]\nlisten = \"127.0.0.1:" << api_port_ << "\"\nmax_body_mb = 1\nreports_per_minute = 5\n"
         << "[feeds]\nschedule = false\n";
     saringd_ = new ChildProcess;
     ASSERT_TRUE(saringd_->Start({std::string(SARING_BIN_DIR) + "/saringd", "--config", dir_->Sub("saringd.toml")},
@@ -903,7 +903,7 @@ TEST_F(ApiTest, TheApiServesHttpsWithAConfiguredCertificate) {
       << "[server]\ndb = \"" << base << "/db\"\nrules = \"" << dir_->Sub("rules") << "\"\nworkers = 1\n"
       << "dns_listen = [\"127.0.0.1:" << FreePort() << "\"]\n"
       << "[upstream]\nservers = [\"127.0.0.1:" << upstream_port_ << "\"]\n"
-      << "[admin]\nlisten = \"127.0.0.1:" << port << "\"\ntls_cert = \"" << cert.cert_file << "\"\ntls_key = \""
+      << "[proxy]\nlisten = \"\"\n[admin]\nlisten = \"127.0.0.1:" << port << "\"\ntls_cert = \"" << cert.cert_file << "\"\ntls_key = \""
       << cert.key_file << "\"\n[feeds]\nschedule = false\n";
   ChildProcess tls_saringd;
   ASSERT_TRUE(tls_saringd.Start({std::string(SARING_BIN_DIR) + "/saringd", "--config", base + "/saringd.toml"},

@@ -156,7 +156,7 @@ class DnsTest : public ::testing::Test {
                                           << dir_->Sub("rules") << "\"\n" << server_lines << rest;
     // The admin API is tested elsewhere; here several saringd run at once.
     args.insert(args.begin(), {std::string(SARING_BIN_DIR) + "/saringd", "--config", base + "/saringd.toml",
-                               "--admin-listen", "off"});
+                               "--admin-listen", "off", "--proxy-listen", "off"});
     ASSERT_TRUE(process->Start(args, base + "/log"));
     ASSERT_TRUE(process->WaitForLog("ready", 20s)) << process->Log();
   }

@@ -159,7 +159,7 @@ struct Daemon {
                           << dns_port << "\"]\n"
                           << "[upstream]\nservers = [\"127.0.0.1:" << upstream_port
                           << "\"]\ntimeout_ms = 400\nquery_timeout_ms = 1200\n"
-                          << "[admin]\nlisten = \"127.0.0.1:" << admin_port << "\"\n"
+                          << "[proxy]\nlisten = \"\"\n[admin]\nlisten = \"127.0.0.1:" << admin_port << "\"\n"
                           << feeds;
   }
 

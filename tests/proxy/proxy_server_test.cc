@@ -1,6 +1,6 @@
-// ForwardProxy end to end on loopback: a real rule engine, a real origin
+// ProxyServer end to end on loopback: a real rule engine, a real origin
 // (testing/http_origin.h) and curl as the client.
-#include "proxy/forward_proxy.h"
+#include "proxy/proxy_server.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -65,7 +65,7 @@ std::string RawExchange(std::uint16_t port, const std::string& request) {
   return out;
 }
 
-class ForwardProxyTest : public ::testing::Test {
+class ProxyServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ctx_.by = "tester";
@@ -99,16 +99,16 @@ class ForwardProxyTest : public ::testing::Test {
     ASSERT_TRUE(tls_origin_.Start(tls).ok());
     tls_origin_.Route("/secure", OriginResponse::Ok("tls hello"));
 
-    ForwardProxyOptions po = BaseOptions();
+    ProxyOptions po = BaseOptions();
     Subnet loop;
     ASSERT_TRUE(ParseSubnet("127.0.0.0/8", &loop).ok());
     po.allow_clients = {loop};
-    st = ForwardProxy::Start(po, &engine_->publisher(), &proxy_);
+    st = ProxyServer::Start(po, &engine_->publisher(), &proxy_);
     ASSERT_TRUE(st.ok()) << st.ToString();
   }
 
-  ForwardProxyOptions BaseOptions() {
-    ForwardProxyOptions po;
+  ProxyOptions BaseOptions() {
+    ProxyOptions po;
     po.listen = Endpoint{"127.0.0.1", 0};
     po.connect_ports = {443, tls_origin_.port()};
     po.connect_timeout_ms = 2000;
@@ -141,7 +141,7 @@ class ForwardProxyTest : public ::testing::Test {
   // curl through `proxy_port`; stdout is the body followed by "\n@@<code> <num_connects>" per URL.
   saring::testing::ProgramResult Curl(std::vector<std::string> args, std::uint16_t proxy_port = 0) {
     std::vector<std::string> argv = {"/usr/bin/curl", "-sS", "--max-time", "10", "-x",
-                                     "http://127.0.0.1:" + std::to_string(proxy_port ? proxy_port : proxy_->port()),
+                                     "http://127.0.0.1:" + std::to_string(proxy_port ? proxy_port : proxy_->ports().listen),
                                      "-w", "\n@@%{http_code} %{num_connects}\n"};
     argv.insert(argv.end(), args.begin(), args.end());
     return RunProgram(argv, "", dir_.path());
@@ -158,10 +158,10 @@ class ForwardProxyTest : public ::testing::Test {
   saring::testing::SelfSignedCert cert_;
   std::mutex log_mu_;
   std::vector<std::string> log_;
-  std::unique_ptr<ForwardProxy> proxy_;
+  std::unique_ptr<ProxyServer> proxy_;
 };
 
-TEST_F(ForwardProxyTest, AllowedPageIsRelayed) {
+TEST_F(ProxyServerTest, AllowedPageIsRelayed) {
   auto r = Curl({OriginUrl("/ok")});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("hello from origin"), std::string::npos) << r.out;
@@ -172,13 +172,13 @@ TEST_F(ForwardProxyTest, AllowedPageIsRelayed) {
   EXPECT_TRUE(LogHas(" GET http://origin.test:" + std::to_string(origin_.port()) + "/ok - HIER_DIRECT/127.0.0.1 text/plain")) << Log();
 }
 
-TEST_F(ForwardProxyTest, ChunkedResponseIsRelayed) {
+TEST_F(ProxyServerTest, ChunkedResponseIsRelayed) {
   auto r = Curl({OriginUrl("/chunked")});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("chunked body here"), std::string::npos) << r.out;
 }
 
-TEST_F(ForwardProxyTest, PostBodyIsForwarded) {
+TEST_F(ProxyServerTest, PostBodyIsForwarded) {
   origin_.Route("/post", OriginResponse::Ok("posted"));
   auto r = Curl({"--data-binary", "a=1&b=2", OriginUrl("/post")});
   ASSERT_EQ(r.status, 0) << r.err;
@@ -189,7 +189,7 @@ TEST_F(ForwardProxyTest, PostBodyIsForwarded) {
   EXPECT_EQ(last->method, "POST");
 }
 
-TEST_F(ForwardProxyTest, BlockedHostGetsBlockPage) {
+TEST_F(ProxyServerTest, BlockedHostGetsBlockPage) {
   auto r = Curl({"http://blocked.test/anything"});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("@@403"), std::string::npos) << r.out;
@@ -202,7 +202,7 @@ TEST_F(ForwardProxyTest, BlockedHostGetsBlockPage) {
   EXPECT_NE(en.out.find("@@403"), std::string::npos);
 }
 
-TEST_F(ForwardProxyTest, BlockedUrlPathOnAllowedHost) {
+TEST_F(ProxyServerTest, BlockedUrlPathOnAllowedHost) {
   auto r = Curl({OriginUrl("/slot/gacor")});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("@@403"), std::string::npos) << r.out;
@@ -215,20 +215,20 @@ TEST_F(ForwardProxyTest, BlockedUrlPathOnAllowedHost) {
   EXPECT_NE(ok.out.find("@@200"), std::string::npos) << ok.out;
 }
 
-TEST_F(ForwardProxyTest, ConnectToBlockedHostRefused) {
+TEST_F(ProxyServerTest, ConnectToBlockedHostRefused) {
   auto r = Curl({"https://blocked.test/"});
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("403"), std::string::npos) << r.err;
   EXPECT_TRUE(LogHas("TCP_DENIED/403")) << Log();
 }
 
-TEST_F(ForwardProxyTest, ConnectPortNotAllowed) {
+TEST_F(ProxyServerTest, ConnectPortNotAllowed) {
   auto r = Curl({"https://localhost:" + std::to_string(DeadPort()) + "/"});
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.err.find("403"), std::string::npos) << r.err;
 }
 
-TEST_F(ForwardProxyTest, ConnectTunnelEndToEnd) {
+TEST_F(ProxyServerTest, ConnectTunnelEndToEnd) {
   auto r = Curl({"--cacert", cert_.cert_file, "https://localhost:" + std::to_string(tls_origin_.port()) + "/secure"});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("tls hello"), std::string::npos) << r.out;
@@ -236,13 +236,13 @@ TEST_F(ForwardProxyTest, ConnectTunnelEndToEnd) {
   EXPECT_TRUE(LogHas("TCP_TUNNEL/200")) << Log();  // written when the tunnel ends
 }
 
-TEST_F(ForwardProxyTest, OriginDownIs502) {
+TEST_F(ProxyServerTest, OriginDownIs502) {
   auto r = Curl({"http://origin.test:" + std::to_string(DeadPort()) + "/"});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("@@502"), std::string::npos) << r.out;
 }
 
-TEST_F(ForwardProxyTest, KeepAliveToClient) {
+TEST_F(ProxyServerTest, KeepAliveToClient) {
   auto r = Curl({OriginUrl("/ok"), OriginUrl("/second")});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("hello from origin"), std::string::npos);
@@ -251,28 +251,28 @@ TEST_F(ForwardProxyTest, KeepAliveToClient) {
   EXPECT_NE(r.out.find("@@200 0"), std::string::npos) << r.out;  // second URL: no new connection
 }
 
-TEST_F(ForwardProxyTest, ContentLengthWithTransferEncodingIs400) {
+TEST_F(ProxyServerTest, ContentLengthWithTransferEncodingIs400) {
   std::string host = "origin.test:" + std::to_string(origin_.port());
-  std::string out = RawExchange(proxy_->port(), "POST http://" + host + "/ok HTTP/1.1\r\nHost: " + host +
+  std::string out = RawExchange(proxy_->ports().listen, "POST http://" + host + "/ok HTTP/1.1\r\nHost: " + host +
                                                     "\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
                                                     "0\r\n\r\n");
   EXPECT_EQ(out.rfind("HTTP/1.1 400", 0), 0u) << out;
   EXPECT_EQ(origin_.Requests("/ok"), 0);
 }
 
-TEST_F(ForwardProxyTest, OriginFormIs400) {
-  std::string out = RawExchange(proxy_->port(), "GET /ok HTTP/1.1\r\nHost: origin.test\r\n\r\n");
+TEST_F(ProxyServerTest, OriginFormIs400) {
+  std::string out = RawExchange(proxy_->ports().listen, "GET /ok HTTP/1.1\r\nHost: origin.test\r\n\r\n");
   EXPECT_EQ(out.rfind("HTTP/1.1 400", 0), 0u) << out;
 }
 
-TEST_F(ForwardProxyTest, ClientOutsideAllowListIs403) {
-  ForwardProxyOptions po = BaseOptions();
+TEST_F(ProxyServerTest, ClientOutsideAllowListIs403) {
+  ProxyOptions po = BaseOptions();
   Subnet other;
   ASSERT_TRUE(ParseSubnet("10.99.0.0/16", &other).ok());
   po.allow_clients = {other};
-  std::unique_ptr<ForwardProxy> closed;
-  ASSERT_TRUE(ForwardProxy::Start(po, &engine_->publisher(), &closed).ok());
-  auto r = Curl({OriginUrl("/ok")}, closed->port());
+  std::unique_ptr<ProxyServer> closed;
+  ASSERT_TRUE(ProxyServer::Start(po, &engine_->publisher(), &closed).ok());
+  auto r = Curl({OriginUrl("/ok")}, closed->ports().listen);
   EXPECT_NE(r.out.find("@@403"), std::string::npos) << r.out << r.err;
   EXPECT_EQ(origin_.Requests("/ok"), 0);
 }

@@ -1,0 +1,571 @@
+#include "proxy/http_session.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <limits>
+#include <optional>
+
+#include "core/ascii.h"
+#include "proxy/block_page.h"
+#include "proxy/session_base.h"
+
+namespace saring::proxy {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+constexpr auto kPageWriteTimeout = std::chrono::milliseconds(5000);
+constexpr std::size_t kBodyChunk = 16384;
+constexpr std::uint32_t kMaxResponseHeader = 64u << 10;
+// Bodies are streamed, so no limit of ours. (Not boost::none: Boost 1.74's
+// parser compares a Content-Length with the optional itself, and anything
+// is greater than none.)
+constexpr std::uint64_t kNoBodyLimit = std::numeric_limits<std::uint64_t>::max();
+
+std::string_view Std(beast::string_view s) { return {s.data(), s.size()}; }
+
+// The value of query parameter `key` in `query` (no decoding; "" if absent).
+std::string_view QueryParam(std::string_view query, std::string_view key) {
+  while (!query.empty()) {
+    std::size_t amp = query.find('&');
+    std::string_view part = query.substr(0, amp);
+    std::size_t eq = part.find('=');
+    if (part.substr(0, eq) == key) return eq == std::string_view::npos ? "" : part.substr(eq + 1);
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return {};
+}
+
+// Hop-by-hop fields (RFC 9110 §7.6.1) and those the Connection field names.
+// Transfer-Encoding stays: the serializer re-frames what it says.
+template <class Fields>
+void StripHopByHop(Fields& fields) {
+  std::vector<std::string> named;
+  for (auto it = fields.find(http::field::connection); it != fields.end() && it->name() == http::field::connection;
+       ++it) {
+    for (auto token : http::token_list(it->value())) {
+      if (!EqualsIgnoreCase(Std(token), "transfer-encoding")) named.emplace_back(Std(token));
+    }
+  }
+  for (const auto& n : named) fields.erase(beast::string_view(n.data(), n.size()));
+  for (auto f : {http::field::connection, http::field::proxy_connection, http::field::keep_alive, http::field::te,
+                 http::field::trailer, http::field::upgrade, http::field::proxy_authorization,
+                 http::field::proxy_authenticate}) {
+    fields.erase(f);
+  }
+}
+
+class HttpSession : public ProxySession {
+ public:
+  HttpSession(ProxyContext* ctx, std::uint64_t id, tcp::socket socket, ListenerKind listener,
+              const tcp::endpoint& original)
+      : ProxySession(ctx, id, std::move(socket)), listener_(listener), original_(original) {
+    if (listener_ == ListenerKind::kTransparentHttp) {
+      original_host_ = original_.address().is_v6() ? "[" + original_.address().to_string() + "]"
+                                                   : original_.address().to_string();
+    }
+  }
+
+ private:
+  std::shared_ptr<HttpSession> Self() { return std::static_pointer_cast<HttpSession>(shared_from_this()); }
+
+  void Begin() override { ReadHead(options_.header_timeout_ms); }
+  // A client outside allow_clients gets its 403 once its request head is in
+  // (answering before would race the request and could reset the page).
+  void Denied() override {
+    denied_ = true;
+    ReadHead(options_.header_timeout_ms);
+  }
+
+  // ---- request head ----
+
+  void ReadHead(int timeout_ms) {
+    if (closing_) return;
+    req_.emplace();
+    req_->header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
+    req_->body_limit(kNoBodyLimit);  // streamed: no limit of ours
+    client_.expires_after(std::chrono::milliseconds(timeout_ms));
+    http::async_read_header(client_, cbuf_, *req_,
+                            [self = Self()](beast::error_code ec, std::size_t) { self->OnHead(ec); });
+  }
+
+  void OnHead(beast::error_code ec) {
+    if (closing_) return;
+    start_ = Clock::now();
+    method_ = "-";
+    url_.clear();
+    if (ec && denied_) return DoClose();
+    if (ec) {
+      if (ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset ||
+          ec == net::error::operation_aborted) {
+        return DoClose();
+      }
+      if (ec == beast::error::timeout) {
+        if (cbuf_.size() == 0 && served_ > 0) return DoClose();  // an idle keep-alive connection
+        return Refuse(408, "Request Timeout", "The request did not arrive in time.");
+      }
+      if (ec == http::error::header_limit) {
+        return Refuse(431, "Request Header Fields Too Large", "The request head is too large.");
+      }
+      return Refuse(400, "Bad Request", "Malformed request: " + ec.message());
+    }
+    auto& req = req_->get();
+    method_ = std::string(Std(req.method_string()));
+    url_ = std::string(Std(req.target()));
+    if (denied_) {
+      return SendPage(403, RenderErrorPage(403, "Forbidden", "This proxy does not serve your address."), false,
+                      "TCP_DENIED");
+    }
+    client_keep_alive_ = req.keep_alive();
+    auto pc = req.find(http::field::proxy_connection);
+    if (pc != req.end() && EqualsIgnoreCase(Std(pc->value()), "close")) client_keep_alive_ = false;
+    client_http10_ = req.version() < 11;
+
+    RequestHead head;
+    head.method = Std(req.method_string());
+    head.target = Std(req.target());
+    head.host = Std(req[http::field::host]);
+    head.host_fields = static_cast<int>(req.count(http::field::host));
+    head.content_length_fields = static_cast<int>(req.count(http::field::content_length));
+    head.transfer_encoding_fields = static_cast<int>(req.count(http::field::transfer_encoding));
+    head.original_host = original_host_;
+    ListenerKind decide_as = listener_ == ListenerKind::kBlockPage ? ListenerKind::kTransparentHttp : listener_;
+    RequestDecision d = DecideRequest(head, decide_as, ctx_->CurrentSnapshot(), options_.connect_ports);
+    if (!d.url.empty()) url_ = d.url;
+    auto& stats = ctx_->stats();
+    switch (d.kind) {
+      case RequestDecision::Kind::kRefuse:
+        if (d.status == 400) stats.bad_requests.fetch_add(1, std::memory_order_relaxed);
+        return Refuse(d.status, StatusTitle(d.status), d.reason);
+      case RequestDecision::Kind::kBlock: {
+        stats.requests.fetch_add(1, std::memory_order_relaxed);
+        stats.blocked.fetch_add(1, std::memory_order_relaxed);
+        ctx_->Count(zone_, true);
+        BlockPageInfo info;
+        std::string reference = EncodeReference(d.serial, d.verdict.class_id, d.verdict.kind);
+        bool connect = req.method() == http::verb::connect;
+        info.host = d.host;
+        info.url = connect ? std::string_view() : std::string_view(d.url);
+        info.rule = d.verdict.rule;
+        info.source = d.verdict.source;
+        info.category = d.verdict.category;
+        info.reference = reference;
+        info.report_url = options_.report_url;
+        info.kind = d.verdict.kind;
+        std::string page = RenderBlockPage(
+            info, PickLanguage(Std(req[http::field::accept_language]), QueryParam(d.query, "lang")));
+        // The body (if any) is not read: the connection closes after the page
+        // unless the request has none.
+        bool has_body = req_->chunked() || (req_->content_length() && *req_->content_length() > 0);
+        return SendPage(403, std::move(page), client_keep_alive_ && !has_body && !connect, "TCP_DENIED");
+      }
+      case RequestDecision::Kind::kTunnel:
+        stats.requests.fetch_add(1, std::memory_order_relaxed);
+        ctx_->Count(zone_, false);
+        return OnConnect(std::move(d));
+      case RequestDecision::Kind::kForward:
+        break;
+    }
+    stats.requests.fetch_add(1, std::memory_order_relaxed);
+    ctx_->Count(zone_, false);
+    if (listener_ == ListenerKind::kBlockPage) {
+      return SendPage(404,
+                      RenderErrorPage(404, "Not Blocked",
+                                      "This is saring's block-page server and " + d.host +
+                                          " is not blocked (any more): reload the page in a minute."),
+                      client_keep_alive_, "TCP_MISS");
+    }
+    Forward(std::move(d));
+  }
+
+  static std::string_view StatusTitle(int status) {
+    switch (status) {
+      case 400: return "Bad Request";
+      case 403: return "Forbidden";
+      case 501: return "Not Implemented";
+      case 503: return "Service Unavailable";
+      default: return "Error";
+    }
+  }
+
+  // ---- forwarding ----
+
+  void Forward(RequestDecision d) {
+    auto& req = req_->get();
+    // Rewrite the head for the origin: origin-form target, one Host, no
+    // hop-by-hop fields, our Via; the body's framing is kept.
+    req.target(d.origin_target);
+    if (listener_ == ListenerKind::kExplicit) {
+      std::string host = d.host;
+      if (d.port != 80) host += ":" + std::to_string(d.port);
+      req.set(http::field::host, host);
+    }
+    bool expect_continue = false;
+    auto expect = req.find(http::field::expect);
+    if (expect != req.end()) {
+      expect_continue = EqualsIgnoreCase(Std(expect->value()), "100-continue");
+      req.erase(http::field::expect);  // answered here
+    }
+    StripHopByHop(req);
+    req.set(http::field::via, options_.via);
+    req.keep_alive(true);
+    head_request_ = req.method() == http::verb::head;
+    request_has_body_ = !req_->is_done();
+
+    std::string key;
+    tcp::endpoint direct;
+    if (listener_ == ListenerKind::kTransparentHttp) {
+      direct = original_;
+      key = "=" + original_.address().to_string() + ":" + std::to_string(original_.port());
+    } else {
+      key = d.host + ":" + std::to_string(d.port);
+    }
+    auto send = [self = Self(), expect_continue] {
+      if (!expect_continue) return self->SendRequest();
+      self->continue_text_ = "HTTP/1.1 100 Continue\r\n\r\n";
+      self->client_.expires_after(kPageWriteTimeout);
+      net::async_write(self->client_, net::buffer(self->continue_text_), [self](beast::error_code ec, std::size_t) {
+        if (ec) return self->DoClose();
+        self->SendRequest();
+      });
+    };
+    if (upstream_ && upstream_->socket().is_open() && key == upstream_key_) {
+      reused_ = true;
+      return send();
+    }
+    reused_ = false;
+    upstream_key_ = key;
+    auto connected = [self = Self(), send](beast::error_code ec) {
+      if (ec) return self->UpstreamFailed(ec);
+      send();
+    };
+    if (listener_ == ListenerKind::kTransparentHttp) {
+      connect_host_.clear();
+      ConnectEndpoints({direct}, connected);
+    } else {
+      connect_host_ = d.host;
+      connect_port_ = d.port;
+      ConnectUpstream(d.host, d.port, connected);
+    }
+  }
+
+  // Writes the request head and streams its body to the origin.
+  void SendRequest() {
+    if (closing_) return;
+    req_sr_.emplace(req_->get());
+    RelayStep(true);
+  }
+
+  // One step of a body relay: read what the source has (the client for the
+  // request, the origin for the response) into the body buffer, then let
+  // the serializer write it (the head first) to the other side.
+  void RelayStep(bool request) {
+    if (closing_) return;
+    auto& body = request ? req_->get().body() : res_->get().body();
+    bool done = request ? req_->is_done() : res_->is_done();
+    if (done) {
+      body.data = nullptr;
+      body.size = 0;
+      body.more = false;
+      return RelayWrite(request);
+    }
+    body.data = body_buf_.data();
+    body.size = body_buf_.size();
+    beast::tcp_stream& from = request ? client_ : *upstream_;
+    from.expires_after(std::chrono::milliseconds(options_.idle_timeout_ms));
+    auto on_read = [self = Self(), request](beast::error_code ec, std::size_t) {
+      if (self->closing_) return;
+      if (ec == http::error::need_buffer) ec = {};
+      auto& b = request ? self->req_->get().body() : self->res_->get().body();
+      if (ec) {
+        if (request) return self->DoClose();  // the client went away mid-body
+        return self->UpstreamBroken(ec);
+      }
+      std::size_t got = self->body_buf_.size() - b.size;
+      b.data = self->body_buf_.data();
+      b.size = got;
+      b.more = !(request ? self->req_->is_done() : self->res_->is_done());
+      if (got == 0 && b.more) return self->RelayStep(request);  // only framing was read
+      self->RelayWrite(request);
+    };
+    if (request) {
+      http::async_read_some(client_, cbuf_, *req_, std::move(on_read));
+    } else {
+      http::async_read_some(*upstream_, ubuf_, *res_, std::move(on_read));
+    }
+  }
+
+  void RelayWrite(bool request) {
+    beast::tcp_stream& to = request ? *upstream_ : client_;
+    to.expires_after(std::chrono::milliseconds(options_.idle_timeout_ms));
+    auto on_write = [self = Self(), request](beast::error_code ec, std::size_t n) {
+      if (self->closing_) return;
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) {
+        if (request) return self->UpstreamBroken(ec);
+        return self->DoClose();  // the client went away
+      }
+      if (!request) self->bytes_ += n;
+      bool done = request ? self->req_sr_->is_done() : self->res_sr_->is_done();
+      if (!done) return self->RelayStep(request);
+      if (request) return self->ReadResponseHead();
+      self->ResponseDone();
+    };
+    if (request) {
+      http::async_write(*upstream_, *req_sr_, std::move(on_write));
+    } else {
+      http::async_write(client_, *res_sr_, std::move(on_write));
+    }
+  }
+
+  // A reused upstream connection the origin had closed fails on the first
+  // write or before any response byte: retried once on a new connection when
+  // the request had no body (nothing of it is lost).
+  void UpstreamBroken(beast::error_code ec) {
+    if (reused_ && !request_has_body_ && !response_started_) {
+      reused_ = false;
+      upstream_.reset();
+      auto retry = [self = Self()](beast::error_code cec) {
+        if (cec) return self->UpstreamFailed(cec);
+        self->SendRequest();
+      };
+      if (listener_ == ListenerKind::kTransparentHttp) return ConnectEndpoints({original_}, retry);
+      return ConnectUpstream(connect_host_, connect_port_, retry);
+    }
+    if (response_started_) return DoClose();  // part of the response is out: nothing else to say
+    UpstreamFailed(ec);
+  }
+
+  void UpstreamFailed(beast::error_code ec) {
+    upstream_.reset();
+    upstream_key_.clear();
+    ctx_->stats().upstream_errors.fetch_add(1, std::memory_order_relaxed);
+    spdlog::debug("proxy: upstream for {} failed: {}", url_, ec.message());
+    // A request body left unread makes the connection unusable.
+    bool keep = client_keep_alive_ && !(request_has_body_ && !req_->is_done());
+    if (ec == beast::error::timeout) {
+      return SendPage(504, RenderErrorPage(504, "Gateway Timeout", "The site did not answer in time."), keep,
+                      "TCP_MISS");
+    }
+    SendPage(502, RenderErrorPage(502, "Bad Gateway", "The site could not be reached: " + ec.message()), keep,
+             "TCP_MISS");
+  }
+
+  void ReadResponseHead() {
+    if (closing_) return;
+    res_.emplace();
+    res_->header_limit(kMaxResponseHeader);
+    res_->body_limit(kNoBodyLimit);
+    if (head_request_) res_->skip(true);
+    upstream_->expires_after(std::chrono::milliseconds(options_.idle_timeout_ms));
+    http::async_read_header(*upstream_, ubuf_, *res_, [self = Self()](beast::error_code ec, std::size_t) {
+      if (self->closing_) return;
+      if (ec) return self->UpstreamBroken(ec);
+      auto& res = self->res_->get();
+      int status = res.result_int();
+      if (status >= 100 && status < 200) {
+        // Interim answers are dropped (Expect was answered here; Upgrade is not forwarded).
+        if (status == 101) return self->UpstreamFailed(http::error::bad_version);
+        return self->ReadResponseHead();
+      }
+      self->response_started_ = true;
+      self->RelayResponse();
+    });
+  }
+
+  void RelayResponse() {
+    auto& res = res_->get();
+    upstream_reusable_ = res_->keep_alive() && !res_->need_eof();
+    StripHopByHop(res);
+    res.set(http::field::via, options_.via);
+    res.version(11);
+    status_ = res.result_int();
+    type_ = std::string(Std(res[http::field::content_type]));
+    bool response_keep_alive = client_keep_alive_;
+    bool has_body = !head_request_ && !res_->is_done();
+    if (has_body && !res_->chunked() && !res_->content_length()) {
+      // Delimited by the origin closing: re-framed as chunked for an HTTP/1.1
+      // client so its connection survives; an HTTP/1.0 one gets a close.
+      if (client_http10_) response_keep_alive = false;
+      else res.chunked(true);
+    }
+    if (client_http10_ && res_->chunked()) {
+      res.chunked(false);  // HTTP/1.0 has no chunked: the body ends with the connection
+      response_keep_alive = false;
+    }
+    res.keep_alive(response_keep_alive);
+    client_keep_alive_ = response_keep_alive;
+    bytes_ = 0;
+    res_sr_.emplace(res);
+    if (head_request_ || (res_->is_done() && !res.chunked())) {
+      // No body follows (HEAD, 204, 304, or empty): the head alone.
+      client_.expires_after(std::chrono::milliseconds(options_.idle_timeout_ms));
+      http::async_write_header(client_, *res_sr_, [self = Self()](beast::error_code ec, std::size_t n) {
+        if (self->closing_) return;
+        if (ec) return self->DoClose();
+        self->bytes_ += n;
+        self->ResponseDone();
+      });
+      return;
+    }
+    RelayStep(false);
+  }
+
+  void ResponseDone() {
+    ctx_->stats().forwarded.fetch_add(1, std::memory_order_relaxed);
+    LogLine("TCP_MISS", status_, bytes_, "HIER_DIRECT");
+    ++served_;
+    response_started_ = false;
+    res_sr_.reset();
+    req_sr_.reset();
+    res_.reset();
+    if (!upstream_reusable_ && upstream_) {
+      beast::error_code ignored;
+      upstream_->socket().shutdown(tcp::socket::shutdown_both, ignored);
+      upstream_.reset();
+      upstream_key_.clear();
+    }
+    if (!client_keep_alive_) return GracefulClose();
+    ReadHead(options_.idle_timeout_ms);
+  }
+
+  // ---- CONNECT ----
+
+  void OnConnect(RequestDecision d) {
+    std::string host = d.host;
+    std::string early = cbuf_.size() > 0 ? beast::buffers_to_string(cbuf_.data()) : std::string();
+    cbuf_.consume(cbuf_.size());
+    upstream_key_.clear();
+    ConnectUpstream(host, d.port, [self = Self(), host, early = std::move(early)](beast::error_code ec) mutable {
+      if (ec) {
+        self->client_keep_alive_ = false;
+        return self->UpstreamFailed(ec);
+      }
+      self->tunnel_reply_ = "HTTP/1.1 200 Connection established\r\nVia: " + self->options_.via + "\r\n\r\n";
+      self->client_.expires_after(kPageWriteTimeout);
+      net::async_write(self->client_, net::buffer(self->tunnel_reply_),
+                       [self, host, early = std::move(early)](beast::error_code wec, std::size_t) mutable {
+                         if (self->closing_) return;
+                         if (wec) return self->DoClose();
+                         self->GateOnSni(std::move(early), host, [self] {
+                           self->ctx_->stats().tunnels.fetch_add(1, std::memory_order_relaxed);
+                           self->StartSplice();
+                         });
+                       });
+    });
+  }
+
+  // ---- answering with a page ----
+
+  void Refuse(int status, std::string_view title, const std::string& detail) {
+    SendPage(status, RenderErrorPage(status, title, detail), false, status == 403 ? "TCP_DENIED" : "TCP_MISS");
+  }
+
+  void SendPage(int status, std::string html, bool keep_alive, std::string_view code) {
+    if (closing_) return;
+    status_ = status;
+    type_ = "text/html";
+    page_.emplace(static_cast<http::status>(status), 11);
+    page_->set(http::field::server, "saring");
+    page_->set(http::field::content_type, "text/html; charset=utf-8");
+    page_->set(http::field::cache_control, "no-store");
+    page_->body() = std::move(html);
+    page_->keep_alive(keep_alive);
+    page_->prepare_payload();
+    client_.expires_after(kPageWriteTimeout);
+    http::async_write(client_, *page_,
+                      [self = Self(), keep_alive, code = std::string(code)](beast::error_code ec, std::size_t n) {
+                        self->LogLine(code, self->status_, n, "HIER_NONE");
+                        self->page_.reset();
+                        ++self->served_;
+                        if (self->closing_) return;
+                        if (ec || !keep_alive) return self->GracefulClose();
+                        self->ReadHead(self->options_.idle_timeout_ms);
+                      });
+  }
+
+  const ListenerKind listener_;
+  const tcp::endpoint original_;
+  std::string original_host_;
+  beast::flat_buffer cbuf_, ubuf_;
+  std::optional<http::request_parser<http::buffer_body>> req_;
+  std::optional<http::response_parser<http::buffer_body>> res_;
+  std::optional<http::request_serializer<http::buffer_body>> req_sr_;
+  std::optional<http::response_serializer<http::buffer_body>> res_sr_;
+  std::optional<http::response<http::string_body>> page_;
+  std::array<char, kBodyChunk> body_buf_{};
+  std::string upstream_key_, connect_host_, continue_text_, tunnel_reply_;
+  std::uint16_t connect_port_ = 0;
+  std::uint64_t bytes_ = 0, served_ = 0;
+  bool denied_ = false;
+  bool client_keep_alive_ = false, client_http10_ = false;
+  bool head_request_ = false, request_has_body_ = false;
+  bool reused_ = false, response_started_ = false, upstream_reusable_ = false;
+};
+
+class TlsSession : public ProxySession {
+ public:
+  TlsSession(ProxyContext* ctx, std::uint64_t id, tcp::socket socket, const tcp::endpoint& original)
+      : ProxySession(ctx, id, std::move(socket)), original_(original) {}
+
+ private:
+  std::shared_ptr<TlsSession> Self() { return std::static_pointer_cast<TlsSession>(shared_from_this()); }
+
+  void Denied() override {
+    method_ = "CONNECT";
+    url_ = Target(original_.address().to_string());
+    LogLine("TCP_DENIED", 403, 0, "HIER_NONE");
+    RefuseTls(kAlertAccessDenied);
+  }
+
+  std::string Target(const std::string& host) const {
+    bool v6 = host.find(':') != std::string::npos;
+    return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(original_.port());
+  }
+
+  void Begin() override {
+    start_ = Clock::now();
+    method_ = "CONNECT";
+    url_ = Target(original_.address().to_string());
+    GateOnSni({}, {}, [self = Self()] {
+      auto& stats = self->ctx_->stats();
+      stats.requests.fetch_add(1, std::memory_order_relaxed);
+      self->ctx_->Count(self->zone_, false);
+      if (self->hello_info_.has_sni) self->url_ = self->Target(std::string(self->hello_info_.server_name));
+      self->ConnectEndpoints({self->original_}, [self](beast::error_code ec) {
+        if (ec) {
+          self->ctx_->stats().upstream_errors.fetch_add(1, std::memory_order_relaxed);
+          self->LogLine("TCP_MISS", 502, 0, "HIER_NONE");
+          return self->RefuseTls(kAlertInternalError);
+        }
+        self->ctx_->stats().tunnels.fetch_add(1, std::memory_order_relaxed);
+        self->StartSplice();
+      });
+    });
+  }
+
+  const tcp::endpoint original_;
+};
+
+}  // namespace
+
+std::shared_ptr<saring::net::ServerSession> MakeHttpSession(ProxyContext* context, std::uint64_t id,
+                                                            tcp::socket socket, ListenerKind listener,
+                                                            const tcp::endpoint& original) {
+  return std::make_shared<HttpSession>(context, id, std::move(socket), listener, original);
+}
+
+std::shared_ptr<saring::net::ServerSession> MakeTlsSession(ProxyContext* context, std::uint64_t id,
+                                                           tcp::socket socket, const tcp::endpoint& original) {
+  return std::make_shared<TlsSession>(context, id, std::move(socket), original);
+}
+
+}  // namespace saring::proxy
