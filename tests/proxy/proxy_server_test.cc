@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <mutex>
 #include <thread>
 #include <string>
@@ -19,6 +21,7 @@
 #include "testing/self_signed_cert.h"
 #include "testing/subprocess.h"
 #include "testing/temp_dir.h"
+#include "testing/unbound.h"
 
 namespace saring::proxy {
 namespace {
@@ -275,6 +278,167 @@ TEST_F(ProxyServerTest, ClientOutsideAllowListIs403) {
   auto r = Curl({OriginUrl("/ok")}, closed->ports().listen);
   EXPECT_NE(r.out.find("@@403"), std::string::npos) << r.out << r.err;
   EXPECT_EQ(origin_.Requests("/ok"), 0);
+}
+
+TEST_F(ProxyServerTest, UpstreamConnectionIsReused) {
+  origin_.ResetCounts();
+  auto r = Curl({OriginUrl("/ok"), OriginUrl("/second"), OriginUrl("/ok")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(origin_.TotalRequests(), 3);
+  EXPECT_EQ(origin_.Connections(), 1);  // one upstream connection for the client's three requests
+}
+
+TEST_F(ProxyServerTest, OriginClosingAfterEachAnswerGetsFreshConnections) {
+  // The origin closes after each answer (Connection: close): the next request
+  // on the client connection gets a fresh upstream connection, not an error.
+  OriginResponse closing = OriginResponse::Ok("closing");
+  closing.headers.emplace_back("Connection", "close");
+  origin_.Route("/closing", closing);
+  origin_.ResetCounts();
+  auto r = Curl({OriginUrl("/closing"), OriginUrl("/closing")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.find("@@502"), std::string::npos) << r.out;
+  EXPECT_EQ(origin_.TotalRequests(), 2);
+  EXPECT_EQ(origin_.Connections(), 2);
+}
+
+TEST_F(ProxyServerTest, ChunkedUploadIsStreamedIntact) {
+  origin_.Route("/upload", OriginResponse::Ok("stored"));
+  std::string body;
+  for (int i = 0; body.size() < (3u << 20); ++i) body += "line " + std::to_string(i) + " of a large upload\n";
+  std::string file = dir_.Sub("upload.txt");
+  {
+    std::ofstream out(file, std::ios::binary);
+    out << body;
+  }
+  auto r = Curl({"-H", "Transfer-Encoding: chunked", "--data-binary", "@" + file, OriginUrl("/upload")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("@@200"), std::string::npos) << r.out;
+  auto last = origin_.LastRequest("/upload");
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(last->body.size(), body.size());
+  EXPECT_TRUE(last->body == body);
+}
+
+TEST_F(ProxyServerTest, LargeResponseIsStreamed) {
+  // Larger than anything the proxy buffers (16 KiB at a time).
+  std::string big(40u << 20, 'x');
+  for (std::size_t i = 0; i < big.size(); i += 4096) big[i] = static_cast<char>('a' + (i / 4096) % 26);
+  origin_.Route("/big", OriginResponse::Ok(big, "application/octet-stream"));
+  std::string file = dir_.Sub("big.out");
+  auto r = Curl({"-o", file, OriginUrl("/big")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::ifstream in(file, std::ios::binary);
+  std::string got((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(got.size(), big.size());
+  EXPECT_TRUE(got == big);
+}
+
+TEST_F(ProxyServerTest, HeadAndNoContentLeaveTheConnectionUsable) {
+  origin_.Route("/empty", OriginResponse::Code(204));
+  auto r = Curl({"-I", OriginUrl("/ok"), "-I", OriginUrl("/chunked")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("@@200 1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("@@200 0"), std::string::npos) << r.out;
+  auto e = Curl({OriginUrl("/empty"), OriginUrl("/ok")});
+  EXPECT_NE(e.out.find("@@204 1"), std::string::npos) << e.out;
+  EXPECT_NE(e.out.find("hello from origin"), std::string::npos) << e.out;
+  EXPECT_NE(e.out.find("@@200 0"), std::string::npos) << e.out;
+}
+
+TEST_F(ProxyServerTest, ConnectWithAnotherSniIsRefused) {
+  // curl CONNECTs to localhost but says "elsewhere.test" in its ClientHello.
+  std::string port = std::to_string(tls_origin_.port());
+  auto r = Curl({"--cacert", cert_.cert_file, "--connect-to", "elsewhere.test:" + port + ":localhost:" + port,
+                 "https://elsewhere.test:" + port + "/secure"});
+  EXPECT_NE(r.status, 0) << r.out;
+  EXPECT_EQ(r.out.find("tls hello"), std::string::npos);
+  EXPECT_TRUE(LogHas("TCP_DENIED/403")) << Log();
+  EXPECT_EQ(proxy_->counters().sni_refused, 1u);
+}
+
+TEST_F(ProxyServerTest, ConnectWithBlockedSniIsRefused) {
+  ProxyOptions po = BaseOptions();
+  po.allow_sni_mismatch = true;  // only the rule can refuse it now
+  std::unique_ptr<ProxyServer> lax;
+  ASSERT_TRUE(ProxyServer::Start(po, &engine_->publisher(), &lax).ok());
+  std::string port = std::to_string(tls_origin_.port());
+  auto r = Curl({"--cacert", cert_.cert_file, "--connect-to", "blocked.test:" + port + ":localhost:" + port,
+                 "https://blocked.test:" + port + "/secure"},
+                lax->ports().listen);
+  EXPECT_NE(r.status, 0) << r.out;
+  EXPECT_EQ(lax->counters().blocked, 1u);
+  // With a name that is not blocked, the same mismatch now passes (and fails
+  // only on the certificate, which names localhost).
+  auto ok = Curl({"-k", "--connect-to", "fine.test:" + port + ":localhost:" + port, "https://fine.test:" + port + "/secure"},
+                 lax->ports().listen);
+  EXPECT_EQ(ok.status, 0) << ok.err;
+  EXPECT_NE(ok.out.find("tls hello"), std::string::npos);
+}
+
+TEST_F(ProxyServerTest, ConnectWithoutSniIsRefusedUnlessAllowed) {
+  // openssl s_client without a server name, through the proxy.
+  std::string proxy = "127.0.0.1:" + std::to_string(proxy_->ports().listen);
+  std::string target = "localhost:" + std::to_string(tls_origin_.port());
+  auto run = [&](const std::string& via) {
+    return RunProgram({"/usr/bin/timeout", "10", "/usr/bin/openssl", "s_client", "-proxy", via, "-connect", target,
+                       "-noservername", "-CAfile", cert_.cert_file},
+                      "GET /secure HTTP/1.0\r\n\r\n", dir_.path());
+  };
+  auto refused = run(proxy);
+  EXPECT_EQ(refused.out.find("tls hello"), std::string::npos) << refused.out;
+  EXPECT_EQ(proxy_->counters().sni_refused, 1u) << refused.out << refused.err;
+
+  ProxyOptions po = BaseOptions();
+  po.allow_no_sni = true;
+  std::unique_ptr<ProxyServer> lax;
+  ASSERT_TRUE(ProxyServer::Start(po, &engine_->publisher(), &lax).ok());
+  auto allowed = run("127.0.0.1:" + std::to_string(lax->ports().listen));
+  EXPECT_NE(allowed.out.find("tls hello"), std::string::npos) << allowed.out << allowed.err;
+}
+
+TEST_F(ProxyServerTest, NamesResolveThroughTheDnsServer) {
+  saring::testing::ChildProcess unbound;
+  int dns_port = saring::testing::FreePort();
+  saring::testing::StartUnbound(dir_.Sub("unbound"), dns_port,
+                                "  local-zone: \"test.\" static\n  local-data: \"dns-only.test. A 127.0.0.1\"\n",
+                                &unbound);
+  ProxyOptions po = BaseOptions();
+  po.hosts.clear();
+  po.dns = Endpoint{"127.0.0.1", static_cast<std::uint16_t>(dns_port)};
+  std::unique_ptr<ProxyServer> p;
+  ASSERT_TRUE(ProxyServer::Start(po, &engine_->publisher(), &p).ok());
+  auto r = Curl({"http://dns-only.test:" + std::to_string(origin_.port()) + "/ok"}, p->ports().listen);
+  EXPECT_NE(r.out.find("hello from origin"), std::string::npos) << r.out << r.err;
+  // A name the DNS server does not know: 502, quickly (NXDOMAIN, no timeout).
+  auto missing = Curl({"http://missing.test:" + std::to_string(origin_.port()) + "/ok"}, p->ports().listen);
+  EXPECT_NE(missing.out.find("@@502"), std::string::npos) << missing.out;
+}
+
+TEST_F(ProxyServerTest, CountersAndZones) {
+  ProxyOptions po = BaseOptions();
+  ClientZone zone;
+  zone.name = "loopback";
+  Subnet loop;
+  ASSERT_TRUE(ParseSubnet("127.0.0.0/8", &loop).ok());
+  zone.subnets = {loop};
+  po.zones = {zone};
+  po.log_client_address = false;
+  std::unique_ptr<ProxyServer> p;
+  ASSERT_TRUE(ProxyServer::Start(po, &engine_->publisher(), &p).ok());
+  Curl({OriginUrl("/ok"), "http://blocked.test/"}, p->ports().listen);
+  ProxyCounters c = p->counters();
+  EXPECT_EQ(c.requests, 2u);
+  EXPECT_EQ(c.blocked, 1u);
+  EXPECT_EQ(c.forwarded, 1u);
+  ASSERT_EQ(c.zones.size(), 2u);
+  EXPECT_EQ(c.zones[0].name, "loopback");
+  EXPECT_EQ(c.zones[0].requests, 2u);
+  EXPECT_EQ(c.zones[0].blocked, 1u);
+  EXPECT_EQ(c.zones[1].requests, 0u);
+  // The privacy switch: "-" where the client's address would be.
+  EXPECT_TRUE(LogHas(" - TCP_DENIED/403 ")) << Log();
+  EXPECT_EQ(Log().find(" 127.0.0.1 TCP_"), std::string::npos) << Log();
 }
 
 }  // namespace

@@ -324,6 +324,7 @@ struct HttpOrigin::Impl : origin_internal::Responder {
   std::map<std::string, int> counts;
   std::map<std::string, HttpRequest> last;
   int total = 0;
+  int connections = 0;
 
   HttpResponse Answer(const HttpRequest& req) override {
     HttpHandler handler;
@@ -355,6 +356,10 @@ void HttpOrigin::Impl::Accept() {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
       Accept();
       return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      ++connections;
     }
     sessions.erase(std::remove_if(sessions.begin(), sessions.end(),
                                   [](const std::weak_ptr<origin_internal::SessionBase>& w) { return w.expired(); }),
@@ -474,11 +479,17 @@ std::optional<HttpRequest> HttpOrigin::LastRequest(const std::string& path) cons
   return it->second;
 }
 
+int HttpOrigin::Connections() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->connections;
+}
+
 void HttpOrigin::ResetCounts() {
   std::lock_guard<std::mutex> lock(impl_->mu);
   impl_->counts.clear();
   impl_->last.clear();
   impl_->total = 0;
+  impl_->connections = 0;
 }
 
 }  // namespace saring::testing

@@ -108,6 +108,8 @@ class HttpOrigin {
   // Requests received for `path` (headers complete) since Start/ResetCounts.
   int Requests(const std::string& path) const;
   int TotalRequests() const;
+  // Connections accepted since Start/ResetCounts.
+  int Connections() const;
   // Header `name` (any case) of the last request for `path`; "" if none.
   std::string LastRequestHeader(const std::string& path, const std::string& name) const;
   std::optional<HttpRequest> LastRequest(const std::string& path) const;
