@@ -243,6 +243,7 @@ class HttpSession : public ProxySession {
     }
     reused_ = false;
     upstream_key_ = key;
+    ubuf_.clear();  // nothing of an earlier upstream connection may be parsed as this one's
     auto connected = [self = Self(), send](beast::error_code ec) {
       if (ec) return self->UpstreamFailed(ec);
       send();
@@ -333,6 +334,7 @@ class HttpSession : public ProxySession {
     if (reused_ && !request_has_body_ && !response_started_) {
       reused_ = false;
       upstream_.reset();
+      ubuf_.clear();
       auto retry = [self = Self()](beast::error_code cec) {
         if (cec) return self->UpstreamFailed(cec);
         self->SendRequest();

@@ -68,14 +68,14 @@ void ProxySession::ConnectUpstream(const std::string& host, std::uint16_t port, 
   if (it != options_.hosts.end()) name = it->second;
   error_code ec;
   net::ip::address literal = net::ip::make_address(name, ec);
-  if (!ec) return ConnectEndpoints({tcp::endpoint(literal, port)}, std::move(done));
+  if (!ec) return ConnectByDeadline({tcp::endpoint(literal, port)}, std::move(done));
 
   auto connect = [self = SelfBase(), port, done](error_code lec, const std::vector<net::ip::address>& addresses) {
     if (self->closing_) return;
     if (lec) return done(lec == net::error::timed_out ? error_code(beast::error::timeout) : lec);
     std::vector<tcp::endpoint> endpoints;
     for (const auto& a : addresses) endpoints.emplace_back(a, port);
-    self->ConnectEndpoints(std::move(endpoints), done);
+    self->ConnectByDeadline(std::move(endpoints), done);
   };
   auto timeout = std::chrono::milliseconds(options_.connect_timeout_ms);
   if (options_.dns) {
@@ -104,10 +104,12 @@ void ProxySession::ConnectUpstream(const std::string& host, std::uint16_t port, 
 }
 
 void ProxySession::ConnectEndpoints(std::vector<tcp::endpoint> endpoints, Done done) {
+  connect_deadline_ = Clock::now() + std::chrono::milliseconds(options_.connect_timeout_ms);
+  ConnectByDeadline(std::move(endpoints), std::move(done));
+}
+
+void ProxySession::ConnectByDeadline(std::vector<tcp::endpoint> endpoints, Done done) {
   if (closing_) return;
-  if (connect_deadline_ <= Clock::now()) {
-    connect_deadline_ = Clock::now() + std::chrono::milliseconds(options_.connect_timeout_ms);
-  }
   upstream_.emplace(client_.get_executor());
   upstream_->expires_at(connect_deadline_);
   upstream_->async_connect(endpoints, [self = SelfBase(), done = std::move(done)](error_code cec,

@@ -51,6 +51,8 @@ class ProxySession : public saring::net::ServerSession {
   // Connects upstream_ to host:port within connect_timeout_ms: hosts table,
   // IP literal ("[v6]" too), else a DNS lookup. Timeout → beast::error::timeout.
   void ConnectUpstream(const std::string& host, std::uint16_t port, Done done);
+  // Connects upstream_ to the first of `endpoints` that answers within
+  // connect_timeout_ms (a transparent session's original destination).
   void ConnectEndpoints(std::vector<tcp::endpoint> endpoints, Done done);
 
   // ---- TLS ----
@@ -104,6 +106,8 @@ class ProxySession : public saring::net::ServerSession {
   std::array<char, kMaxServerName> sni_scratch_{};
 
  private:
+  // The connect part of both, by connect_deadline_ (set before resolving).
+  void ConnectByDeadline(std::vector<tcp::endpoint> endpoints, Done done);
   void Pump(bool client_to_upstream);
   void Touch();
   void Drain();
