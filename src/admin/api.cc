@@ -94,7 +94,9 @@ Status ParseExpires(const json& v, std::int64_t* at) {
 Status RuleFromJson(const json& j, const std::string& by, Rule* rule) {
   if (!j.is_object()) return Status::InvalidArgument("a rule is a JSON object");
   bool have_value = false, have_source = false;
-  for (const auto& [key, v] : j.items()) {
+  for (const auto& item : j.items()) {
+    const std::string& key = item.key();
+    const json& v = item.value();
     auto need_string = [&]() -> Status {
       return v.is_string() ? Status::OK() : Status::InvalidArgument("field '" + key + "' must be a string");
     };

@@ -92,13 +92,15 @@ class HttpSession : public ProxySession {
     req_.emplace();
     req_->header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
     req_->body_limit(kNoBodyLimit);  // streamed: no limit of ours
-    client_.expires_after(std::chrono::milliseconds(timeout_ms));
+    ArmClientDeadline(std::chrono::milliseconds(timeout_ms));
     http::async_read_header(client_, cbuf_, *req_,
                             [self = Self()](beast::error_code ec, std::size_t) { self->OnHead(ec); });
   }
 
   void OnHead(beast::error_code ec) {
     if (closing_) return;
+    DisarmClientDeadline();
+    if (ec == net::error::operation_aborted && client_timed_out_) ec = beast::error::timeout;
     start_ = Clock::now();
     method_ = "-";
     url_.clear();
@@ -112,6 +114,7 @@ class HttpSession : public ProxySession {
         if (cbuf_.size() == 0 && served_ > 0) return DoClose();  // an idle keep-alive connection
         return Refuse(408, "Request Timeout", "The request did not arrive in time.");
       }
+      ctx_->stats().bad_requests.fetch_add(1, std::memory_order_relaxed);
       if (ec == http::error::header_limit) {
         return Refuse(431, "Request Header Fields Too Large", "The request head is too large.");
       }
@@ -202,8 +205,12 @@ class HttpSession : public ProxySession {
     auto& req = req_->get();
     // Rewrite the head for the origin: origin-form target, one Host, no
     // hop-by-hop fields, our Via; the body's framing is kept.
+    // An absolute-form target names the host the rules were asked about;
+    // the origin must see that one, not a Host field saying something else
+    // (RFC 9112 §3.2.2), on every listener.
+    bool absolute = !Std(req.target()).starts_with("/");
     req.target(d.origin_target);
-    if (listener_ == ListenerKind::kExplicit) {
+    if (listener_ == ListenerKind::kExplicit || absolute) {
       std::string host = d.host;
       if (d.port != 80) host += ":" + std::to_string(d.port);
       req.set(http::field::host, host);

@@ -126,6 +126,25 @@ void ProxySession::ConnectByDeadline(std::vector<tcp::endpoint> endpoints, Done 
 
 // ---- TLS ----
 
+void ProxySession::ArmClientDeadline(std::chrono::milliseconds timeout) {
+  client_.expires_never();
+  client_timed_out_ = false;
+  if (!client_deadline_) client_deadline_.emplace(client_.get_executor());
+  std::uint64_t generation = ++client_deadline_generation_;
+  client_deadline_->expires_after(timeout);
+  client_deadline_->async_wait([self = SelfBase(), generation](error_code ec) {
+    if (ec || self->closing_ || generation != self->client_deadline_generation_) return;
+    self->client_timed_out_ = true;
+    error_code ignored;
+    self->client_.socket().cancel(ignored);
+  });
+}
+
+void ProxySession::DisarmClientDeadline() {
+  ++client_deadline_generation_;
+  if (client_deadline_) client_deadline_->cancel();
+}
+
 void ProxySession::ReadClientHello(std::string early, std::function<void(HelloResult)> done) {
   hello_ = std::move(early);
   auto parse = [this] {
@@ -134,7 +153,6 @@ void ProxySession::ReadClientHello(std::string early, std::function<void(HelloRe
   };
   HelloResult r = hello_.empty() ? HelloResult::kNeedMore : parse();
   if (r != HelloResult::kNeedMore || hello_.size() >= kMaxHelloBytes) return done(r);
-  client_.expires_after(std::chrono::milliseconds(options_.header_timeout_ms));
   std::size_t have = hello_.size();
   hello_.resize(kMaxHelloBytes);
   client_.async_read_some(net::buffer(hello_.data() + have, hello_.size() - have),
@@ -155,8 +173,10 @@ void ProxySession::RefuseTls(std::uint8_t description) {
 }
 
 void ProxySession::GateOnSni(std::string early, std::string expected_host, std::function<void()> pass) {
+  ArmClientDeadline(std::chrono::milliseconds(options_.header_timeout_ms));
   ReadClientHello(std::move(early), [self = SelfBase(), expected = std::move(expected_host),
                                      pass = std::move(pass)](HelloResult r) {
+    self->DisarmClientDeadline();
     auto refuse = [&](std::uint8_t alert, bool by_rule) {
       auto& stats = self->ctx_->stats();
       (by_rule ? stats.blocked : stats.sni_refused).fetch_add(1, std::memory_order_relaxed);
@@ -282,6 +302,7 @@ void ProxySession::DoClose() {
     LogLine("TCP_TUNNEL", 200, tunnel_bytes_, "HIER_DIRECT");
   }
   error_code ignored;
+  DisarmClientDeadline();
   if (resolver_) resolver_->cancel();
   if (resolve_timer_) resolve_timer_->cancel();
   client_.socket().close(ignored);

@@ -57,7 +57,7 @@ class ProxySession : public saring::net::ServerSession {
 
   // ---- TLS ----
   // Reads the client's first bytes into hello_ until ParseClientHello
-  // decides (or header_timeout_ms passes: kNeedMore). Bytes already in
+  // decides (or the client deadline passes or the client goes: kNeedMore). Bytes already in
   // `early` (read past a CONNECT head) count first.
   void ReadClientHello(std::string early, std::function<void(HelloResult)> done);
   // Sends a fatal alert, then closes.
@@ -72,6 +72,15 @@ class ProxySession : public saring::net::ServerSession {
   // ends or both idle for idle_timeout_ms; the tunnel's log line is written
   // when it ends.
   void StartSplice();
+
+  // ---- client read deadlines we answer ----
+  // tcp_stream's own expiry closes the socket, so a 408 or a TLS alert could
+  // not follow it. For the request head and the ClientHello this deadline
+  // cancels the read instead and sets client_timed_out_; the read's handler
+  // then answers and disarms it.
+  void ArmClientDeadline(std::chrono::milliseconds timeout);
+  void DisarmClientDeadline();
+  bool client_timed_out_ = false;
 
   // ---- logging and closing ----
   void LogLine(std::string_view code, int status, std::uint64_t bytes, std::string_view hierarchy);
@@ -113,6 +122,8 @@ class ProxySession : public saring::net::ServerSession {
   void Drain();
 
   Clock::time_point connect_deadline_;
+  std::optional<boost::asio::steady_timer> client_deadline_;
+  std::uint64_t client_deadline_generation_ = 0;  // a stale expiry handler must not cancel a later read
   std::optional<boost::asio::steady_timer> resolve_timer_;
   std::optional<tcp::resolver> resolver_;
   bool tunnel_ = false;

@@ -160,7 +160,9 @@ Status FeedSourceFromRequest(std::string_view json_text, FeedSource* feed) {
   json j = json::parse(json_text, nullptr, false);
   if (!j.is_object()) return Status::InvalidArgument("a feed is a JSON object");
   *feed = FeedSource{};
-  for (const auto& [key, value] : j.items()) {
+  for (const auto& item : j.items()) {
+    const std::string& key = item.key();
+    const json& value = item.value();
     auto need = [&](bool ok, const char* what) {
       return ok ? Status::OK() : Status::InvalidArgument("feed field '" + key + "' must be " + what);
     };
