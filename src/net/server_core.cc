@@ -14,15 +14,24 @@ namespace saring::net {
 
 namespace asio = boost::asio;
 
-ServerCore::ServerCore(int concurrency_hint, std::string what)
-    : what_(std::move(what)), ioc_(std::make_unique<asio::io_context>(concurrency_hint)) {}
+ServerCore::ServerCore(int concurrency_hint, std::string what, int contexts) : what_(std::move(what)) {
+  if (contexts < 1) contexts = 1;
+  for (int i = 0; i < contexts; ++i) {
+    contexts_.push_back(std::make_unique<asio::io_context>(contexts > 1 ? 1 : concurrency_hint));
+    if (contexts > 1) work_.push_back(asio::make_work_guard(*contexts_.back()));
+  }
+}
+
+asio::io_context& ServerCore::session_context() {
+  return *contexts_[next_context_.fetch_add(1, std::memory_order_relaxed) % contexts_.size()];
+}
 
 ServerCore::~ServerCore() { Stop(); }
 
 const char* ServerCore::Listen(const asio::ip::tcp::endpoint& endpoint, std::uint16_t* port,
                                boost::system::error_code* ec) {
   Listener listener;
-  listener.acceptor = std::make_unique<asio::ip::tcp::acceptor>(asio::make_strand(*ioc_));
+  listener.acceptor = std::make_unique<asio::ip::tcp::acceptor>(asio::make_strand(*contexts_[0]));
   listener.retry = std::make_unique<asio::steady_timer>(listener.acceptor->get_executor());
   asio::ip::tcp::acceptor& a = *listener.acceptor;
   a.open(endpoint.protocol(), *ec);
@@ -46,16 +55,17 @@ void ServerCore::StartThreads(int threads, int nice, ThreadWrapper wrapper) {
     running_threads_ += threads;
   }
   for (int i = 0; i < threads; ++i) {
-    threads_.emplace_back([this, nice, wrapper] { RunThread(nice, wrapper); });
+    asio::io_context* ioc = contexts_[i % contexts_.size()].get();
+    threads_.emplace_back([this, ioc, nice, wrapper] { RunThread(ioc, nice, wrapper); });
   }
 }
 
-void ServerCore::RunThread(int nice, const ThreadWrapper& wrapper) {
+void ServerCore::RunThread(asio::io_context* ioc, int nice, const ThreadWrapper& wrapper) {
   if (nice != 0) setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice);
-  auto run_loop = [this] {
+  auto run_loop = [this, ioc] {
     for (;;) {
       try {
-        ioc_->run();
+        ioc->run();
         break;
       } catch (const std::exception& e) {
         spdlog::error("{}: {}", what_, e.what());
@@ -114,17 +124,18 @@ void ServerCore::Stop() {
   }
   for (auto& s : live) s->Close();
   live.clear();
+  work_.clear();
   {
     // Closed connections finish their pending steps and the threads run out of
     // work; a handler still running is waited for below.
     std::unique_lock<std::mutex> lock(threads_mu_);
     threads_cv_.wait_for(lock, kStopGrace, [this] { return running_threads_ == 0; });
   }
-  ioc_->stop();
+  for (auto& ioc : contexts_) ioc->stop();
   for (auto& t : threads_) t.join();
   threads_.clear();
   listeners_.clear();
-  ioc_.reset();  // destroys what was still pending, and with it the last sessions
+  contexts_.clear();  // destroys what was still pending, and with it the last sessions
 }
 
 }  // namespace saring::net

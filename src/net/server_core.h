@@ -6,6 +6,7 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <condition_variable>
@@ -55,12 +56,18 @@ class ServerCore {
 
   // `concurrency_hint`: the io_context's. `what`: the log prefix of an
   // exception escaping a handler ("proxy: unexpected exception").
-  ServerCore(int concurrency_hint, std::string what);
+  // `contexts` > 1: that many io_contexts, each run by its own threads
+  // (StartThreads spreads them round-robin), so a session placed on one
+  // (session_context()) runs on one thread and needs no strand; 1: one
+  // io_context shared by every thread (sessions need strands).
+  ServerCore(int concurrency_hint, std::string what, int contexts = 1);
   ~ServerCore();  // Stop()
   ServerCore(const ServerCore&) = delete;
   ServerCore& operator=(const ServerCore&) = delete;
 
-  boost::asio::io_context& ioc() { return *ioc_; }
+  boost::asio::io_context& ioc() { return *contexts_[0]; }  // the acceptors' context
+  // The context for a new session: round-robin over the contexts.
+  boost::asio::io_context& session_context();
   // The listening sockets, in the order Listen opened them.
   boost::asio::ip::tcp::acceptor& acceptor(std::size_t i = 0) { return *listeners_[i].acceptor; }
   boost::asio::steady_timer& accept_retry(std::size_t i = 0) { return *listeners_[i].retry; }
@@ -95,7 +102,7 @@ class ServerCore {
   void Stop();
 
  private:
-  void RunThread(int nice, const ThreadWrapper& wrapper);
+  void RunThread(boost::asio::io_context* ioc, int nice, const ThreadWrapper& wrapper);
 
   const std::string what_;
 
@@ -114,8 +121,11 @@ class ServerCore {
     std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor;
     std::unique_ptr<boost::asio::steady_timer> retry;  // on the acceptor's strand
   };
-  // Destroyed in reverse: listeners, io_context, then the registry.
-  std::unique_ptr<boost::asio::io_context> ioc_;
+  // Destroyed in reverse: listeners, io_contexts, then the registry.
+  std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
+  // Keeps a context's run() going while it has no session yet (Stop drops them).
+  std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  std::atomic<std::size_t> next_context_{0};
   std::vector<Listener> listeners_;
   std::vector<std::thread> threads_;
 };

@@ -65,7 +65,7 @@ void StripHopByHop(Fields& fields) {
 
 class HttpSession : public ProxySession {
  public:
-  HttpSession(ProxyContext* ctx, std::uint64_t id, tcp::socket socket, ListenerKind listener,
+  HttpSession(ProxyContext* ctx, std::uint64_t id, ProxySocket socket, ListenerKind listener,
               const tcp::endpoint& original)
       : ProxySession(ctx, id, std::move(socket)), listener_(listener), original_(original) {
     if (listener_ == ListenerKind::kTransparentHttp) {
@@ -287,7 +287,7 @@ class HttpSession : public ProxySession {
     }
     body.data = body_buf_.data();
     body.size = body_buf_.size();
-    beast::tcp_stream& from = request ? client_ : *upstream_;
+    Stream& from = request ? client_ : *upstream_;
     from.expires_after(std::chrono::milliseconds(options_.idle_timeout_ms));
     auto on_read = [self = Self(), request](beast::error_code ec, std::size_t) {
       if (self->closing_) return;
@@ -312,7 +312,7 @@ class HttpSession : public ProxySession {
   }
 
   void RelayWrite(bool request) {
-    beast::tcp_stream& to = request ? *upstream_ : client_;
+    Stream& to = request ? *upstream_ : client_;
     to.expires_after(std::chrono::milliseconds(options_.idle_timeout_ms));
     auto on_write = [self = Self(), request](beast::error_code ec, std::size_t n) {
       if (self->closing_) return;
@@ -522,7 +522,7 @@ class HttpSession : public ProxySession {
 
 class TlsSession : public ProxySession {
  public:
-  TlsSession(ProxyContext* ctx, std::uint64_t id, tcp::socket socket, const tcp::endpoint& original)
+  TlsSession(ProxyContext* ctx, std::uint64_t id, ProxySocket socket, const tcp::endpoint& original)
       : ProxySession(ctx, id, std::move(socket)), original_(original) {}
 
  private:
@@ -567,13 +567,13 @@ class TlsSession : public ProxySession {
 }  // namespace
 
 std::shared_ptr<saring::net::ServerSession> MakeHttpSession(ProxyContext* context, std::uint64_t id,
-                                                            tcp::socket socket, ListenerKind listener,
+                                                            ProxySocket socket, ListenerKind listener,
                                                             const tcp::endpoint& original) {
   return std::make_shared<HttpSession>(context, id, std::move(socket), listener, original);
 }
 
 std::shared_ptr<saring::net::ServerSession> MakeTlsSession(ProxyContext* context, std::uint64_t id,
-                                                           tcp::socket socket, const tcp::endpoint& original) {
+                                                           ProxySocket socket, const tcp::endpoint& original) {
   return std::make_shared<TlsSession>(context, id, std::move(socket), original);
 }
 

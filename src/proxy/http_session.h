@@ -21,14 +21,14 @@ namespace saring::proxy {
 // answered 200, and then the SNI gate decides before the splice.
 // `original` (transparent listener only): where the client was going.
 std::shared_ptr<saring::net::ServerSession> MakeHttpSession(ProxyContext* context, std::uint64_t id,
-                                                            boost::asio::ip::tcp::socket socket,
+                                                            ProxySocket socket,
                                                             ListenerKind listener,
                                                             const boost::asio::ip::tcp::endpoint& original);
 
 // Transparent port 443: the ClientHello's SNI decides; then a splice to
 // `original` or a TLS alert.
 std::shared_ptr<saring::net::ServerSession> MakeTlsSession(ProxyContext* context, std::uint64_t id,
-                                                           boost::asio::ip::tcp::socket socket,
+                                                           ProxySocket socket,
                                                            const boost::asio::ip::tcp::endpoint& original);
 
 }  // namespace saring::proxy

@@ -6,7 +6,10 @@
 
 #include <array>
 #include <atomic>
+#include <boost/asio/basic_stream_socket.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -17,6 +20,12 @@
 #include "saring/snapshot.h"
 
 namespace saring::proxy {
+
+// Each session lives on one io_context run by one thread (ServerCore with a
+// context per thread), so its sockets carry that context's executor itself:
+// no strand, no type-erased executor on every operation.
+using ProxyExecutor = boost::asio::io_context::executor_type;
+using ProxySocket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, ProxyExecutor>;
 
 // Live counters: relaxed atomics, one set per server.
 struct ProxyStats {

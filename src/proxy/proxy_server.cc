@@ -4,6 +4,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
+#include <optional>
 #include <boost/beast/core/bind_handler.hpp>
 
 #include "net/server_core.h"
@@ -44,26 +45,31 @@ struct ProxyServer::Impl {
   struct Listener {
     Role role;
     std::size_t index;  // into the core's acceptors
+    // The socket the pending accept fills, on the context of the session it
+    // will become (touched on the acceptor's strand only).
+    std::optional<ProxySocket> next;
   };
-  std::vector<Listener> listeners;
+  std::vector<std::unique_ptr<Listener>> listeners;
   // Declared after what the sessions refer to (the context), so that it (and
   // with it the sessions) goes first.
   std::unique_ptr<saring::net::ServerCore> core;
 
-  void Accept(const Listener& l) {
-    core->acceptor(l.index).async_accept(net::make_strand(core->ioc()),
-                                         [this, l](error_code ec, tcp::socket socket) {
-                                           OnAccept(l, ec, std::move(socket));
-                                         });
+  void Accept(Listener& l) {
+    l.next.emplace(core->session_context().get_executor());
+    core->acceptor(l.index).async_accept(*l.next, [this, &l](error_code ec) {
+      ProxySocket socket = std::move(*l.next);
+      l.next.reset();
+      OnAccept(l, ec, std::move(socket));
+    });
   }
 
-  void OnAccept(const Listener& l, error_code ec, tcp::socket socket) {
+  void OnAccept(Listener& l, error_code ec, ProxySocket socket) {
     if (ec == net::error::operation_aborted || core->Stopping()) return;
     if (ec) {
       // fd exhaustion and the like: retry shortly instead of spinning.
       spdlog::warn("{}: accept failed: {}", RoleName(l.role), ec.message());
       core->accept_retry(l.index).expires_after(kAcceptRetry);
-      core->accept_retry(l.index).async_wait([this, l](error_code wait_ec) {
+      core->accept_retry(l.index).async_wait([this, &l](error_code wait_ec) {
         if (!wait_ec && core->acceptor(l.index).is_open()) Accept(l);
       });
       return;
@@ -100,7 +106,7 @@ struct ProxyServer::Impl {
   }
 
   // Over max_connections: a short refusal without a session.
-  static void Busy(const Listener& l, tcp::socket socket) {
+  static void Busy(const Listener& l, ProxySocket socket) {
     static const std::string kBusy =
         "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     static const auto kAlert = TlsAlert(kAlertInternalError);
@@ -165,7 +171,8 @@ Status ProxyServer::Start(const ProxyOptions& options, const SnapshotPublisher* 
     }
   }
   auto impl = std::make_unique<Impl>(options, snapshots);
-  impl->core = std::make_unique<saring::net::ServerCore>(options.threads, "proxy: unexpected exception");
+  impl->core = std::make_unique<saring::net::ServerCore>(options.threads, "proxy: unexpected exception",
+                                                         options.threads);
   impl->context.set_core(impl->core.get());
   struct Wanted {
     Role role;
@@ -189,11 +196,11 @@ Status ProxyServer::Start(const ProxyOptions& options, const SnapshotPublisher* 
       return Status::IOError(std::string(RoleName(w.role)) + " cannot listen on " + w.endpoint->ToString() + " (" +
                              step + "): " + ec.message());
     }
-    impl->listeners.push_back({w.role, impl->listeners.size()});
+    impl->listeners.push_back(std::make_unique<Impl::Listener>(Impl::Listener{w.role, impl->listeners.size(), {}}));
     spdlog::info("{}: listening on {}:{}", RoleName(w.role), w.endpoint->address, *w.port);
   }
   if (impl->listeners.empty()) return Status::InvalidArgument("proxy: no listener configured");
-  for (const auto& l : impl->listeners) impl->Accept(l);
+  for (auto& l : impl->listeners) impl->Accept(*l);
   const ProxyContext* context = &impl->context;
   impl->core->StartThreads(options.threads, 0,
                            [context](const std::function<void()>& run_loop) { context->RunWithReader(run_loop); });

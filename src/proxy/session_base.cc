@@ -31,7 +31,7 @@ std::int64_t NowUnixMs() {
 
 }  // namespace
 
-ProxySession::ProxySession(ProxyContext* context, std::uint64_t id, tcp::socket socket)
+ProxySession::ProxySession(ProxyContext* context, std::uint64_t id, ProxySocket socket)
     : ctx_(context), options_(context->options()), id_(id), client_(std::move(socket)) {}
 
 ProxySession::~ProxySession() { ctx_->core().Unregister(id_); }
@@ -241,14 +241,14 @@ void ProxySession::Touch() {
 
 void ProxySession::Pump(bool client_to_upstream) {
   if (closing_) return;
-  beast::tcp_stream& from = client_to_upstream ? client_ : *upstream_;
+  Stream& from = client_to_upstream ? client_ : *upstream_;
   char* buf = PumpBuffer(client_to_upstream);
   from.async_read_some(net::buffer(buf, kPumpHalf), [self = SelfBase(), client_to_upstream, buf](error_code ec,
                                                                                                   std::size_t n) {
     if (self->closing_) return;
     if (ec) return self->DoClose();  // either side ended: so does the tunnel
     self->Touch();
-    beast::tcp_stream& to = client_to_upstream ? *self->upstream_ : self->client_;
+    Stream& to = client_to_upstream ? *self->upstream_ : self->client_;
     net::async_write(to, net::buffer(buf, n), [self, client_to_upstream](error_code wec, std::size_t written) {
       if (wec) return self->DoClose();
       if (!client_to_upstream) self->tunnel_bytes_ += written;

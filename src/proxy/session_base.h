@@ -15,7 +15,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/core/basic_stream.hpp>
+#include <boost/beast/core/rate_policy.hpp>
 #include <chrono>
 #include <functional>
 #include <optional>
@@ -34,7 +35,9 @@ class ProxySession : public saring::net::ServerSession {
   using Clock = std::chrono::steady_clock;
   using error_code = boost::system::error_code;
 
-  ProxySession(ProxyContext* context, std::uint64_t id, tcp::socket socket);
+  using Stream = boost::beast::basic_stream<tcp, ProxyExecutor, boost::beast::unlimited_rate_policy>;
+
+  ProxySession(ProxyContext* context, std::uint64_t id, ProxySocket socket);
   ~ProxySession() override;  // unregisters from the core
 
   void Run() override;    // checks the client, then Begin() on the strand
@@ -74,7 +77,7 @@ class ProxySession : public saring::net::ServerSession {
   void StartSplice();
 
   // ---- client read deadlines we answer ----
-  // tcp_stream's own expiry closes the socket, so a 408 or a TLS alert could
+  // The stream's own expiry closes the socket, so a 408 or a TLS alert could
   // not follow it. For the request head and the ClientHello this deadline
   // cancels the read instead and sets client_timed_out_; the read's handler
   // then answers and disarms it.
@@ -97,8 +100,8 @@ class ProxySession : public saring::net::ServerSession {
   ProxyContext* ctx_;
   const ProxyOptions& options_;
   std::uint64_t id_;
-  boost::beast::tcp_stream client_;
-  std::optional<boost::beast::tcp_stream> upstream_;
+  Stream client_;
+  std::optional<Stream> upstream_;
   boost::asio::ip::address client_addr_;
   std::string client_ip_;  // "" when the privacy switch is on
   std::size_t zone_ = 0;

@@ -382,8 +382,8 @@ TEST_F(ProxyServerTest, ConnectWithoutSniIsRefusedUnlessAllowed) {
   std::string target = "localhost:" + std::to_string(tls_origin_.port());
   auto run = [&](const std::string& via) {
     return RunProgram({"/usr/bin/timeout", "10", "/usr/bin/openssl", "s_client", "-proxy", via, "-connect", target,
-                       "-noservername", "-CAfile", cert_.cert_file},
-                      "GET /secure HTTP/1.0\r\n\r\n", dir_.path());
+                       "-noservername", "-ign_eof", "-CAfile", cert_.cert_file},
+                      "GET /secure HTTP/1.0\r\nConnection: close\r\n\r\n", dir_.path());
   };
   auto refused = run(proxy);
   EXPECT_EQ(refused.out.find("tls hello"), std::string::npos) << refused.out;
