@@ -11,6 +11,7 @@
 #include "core/ascii.h"
 #include "proxy/block_page.h"
 #include "proxy/session_base.h"
+#include "proxy/upstream_pool.h"
 
 namespace saring::proxy {
 
@@ -108,6 +109,7 @@ class HttpSession : public ProxySession {
     if (ec) {
       if (ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset ||
           ec == net::error::operation_aborted) {
+        ParkUpstream();  // the client is gone; its origin connection may serve another
         return DoClose();
       }
       if (ec == beast::error::timeout) {
@@ -248,9 +250,18 @@ class HttpSession : public ProxySession {
       reused_ = true;
       return send();
     }
-    reused_ = false;
+    ParkUpstream();  // kept for its origin, which this request does not go to
     upstream_key_ = key;
     ubuf_.clear();  // nothing of an earlier upstream connection may be parsed as this one's
+    if (UpstreamPool* pool = ThreadPool()) {
+      if (std::optional<UpstreamPool::Connection> idle = pool->Take(key)) {
+        upstream_.emplace(std::move(idle->stream));
+        peer_ = std::move(idle->peer);
+        reused_ = true;
+        return send();
+      }
+    }
+    reused_ = false;
     auto connected = [self = Self(), send](beast::error_code ec) {
       if (ec) return self->UpstreamFailed(ec);
       send();
@@ -263,6 +274,17 @@ class HttpSession : public ProxySession {
       connect_port_ = d.port;
       ConnectUpstream(d.host, d.port, connected);
     }
+  }
+
+  // Between requests upstream_ is either gone or idle and reusable
+  // (ResponseDone drops the others): it goes to the thread's pool.
+  void ParkUpstream() {
+    UpstreamPool* pool = ThreadPool();
+    if (upstream_ && pool != nullptr && !upstream_key_.empty() && upstream_->socket().is_open()) {
+      pool->Park(upstream_key_, std::move(*upstream_), peer_);
+    }
+    upstream_.reset();
+    upstream_key_.clear();
   }
 
   // Writes the request head and streams its body to the origin.
@@ -452,7 +474,7 @@ class HttpSession : public ProxySession {
     std::string host = d.host;
     std::string early = cbuf_.size() > 0 ? beast::buffers_to_string(cbuf_.data()) : std::string();
     cbuf_.consume(cbuf_.size());
-    upstream_key_.clear();
+    ParkUpstream();  // a tunnel gets its own connection
     ConnectUpstream(host, d.port, [self = Self(), host, early = std::move(early)](beast::error_code ec) mutable {
       if (ec) {
         self->client_keep_alive_ = false;

@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "proxy/upstream_pool.h"
+
 namespace saring::proxy {
 
 namespace net = boost::asio;
@@ -11,6 +13,7 @@ namespace {
 // The calling proxy thread's reader (each proxy thread sets it once).
 thread_local SnapshotReader* t_reader = nullptr;
 thread_local const SnapshotPublisher* t_reader_of = nullptr;
+thread_local UpstreamPool* t_pool = nullptr;
 
 std::array<std::uint8_t, 16> Mapped16(const net::ip::address& a) {
   if (a.is_v4()) return net::ip::make_address_v6(net::ip::v4_mapped, a.to_v4()).to_bytes();
@@ -34,11 +37,16 @@ const Snapshot* ProxyContext::CurrentSnapshot() const {
   return nullptr;  // not a proxy thread: never happens in a session
 }
 
+UpstreamPool* ThreadPool() { return t_pool; }
+
 void ProxyContext::RunWithReader(const std::function<void()>& run_loop) const {
   SnapshotReader reader(snapshots_);
+  UpstreamPool pool;  // its sockets close before the thread's io_context goes
   t_reader = &reader;
   t_reader_of = snapshots_;
+  t_pool = &pool;
   run_loop();
+  t_pool = nullptr;
   t_reader = nullptr;
   t_reader_of = nullptr;
 }

@@ -10,6 +10,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/basic_stream.hpp>
+#include <boost/beast/core/rate_policy.hpp>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -26,6 +28,7 @@ namespace saring::proxy {
 // no strand, no type-erased executor on every operation.
 using ProxyExecutor = boost::asio::io_context::executor_type;
 using ProxySocket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, ProxyExecutor>;
+using ProxyStream = boost::beast::basic_stream<boost::asio::ip::tcp, ProxyExecutor, boost::beast::unlimited_rate_policy>;
 
 // Live counters: relaxed atomics, one set per server.
 struct ProxyStats {
@@ -50,7 +53,8 @@ class ProxyContext {
   // atomic load, no lock. Valid until this thread's next call. Null before
   // the first publish.
   const Snapshot* CurrentSnapshot() const;
-  // Installs the calling thread's reader around `run_loop`.
+  // Installs the calling thread's snapshot reader and idle-upstream pool
+  // (upstream_pool.h) around `run_loop`.
   void RunWithReader(const std::function<void()>& run_loop) const;
 
   bool ClientAllowed(const boost::asio::ip::address& client) const;

@@ -15,8 +15,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/basic_stream.hpp>
-#include <boost/beast/core/rate_policy.hpp>
 #include <chrono>
 #include <functional>
 #include <optional>
@@ -35,7 +33,7 @@ class ProxySession : public saring::net::ServerSession {
   using Clock = std::chrono::steady_clock;
   using error_code = boost::system::error_code;
 
-  using Stream = boost::beast::basic_stream<tcp, ProxyExecutor, boost::beast::unlimited_rate_policy>;
+  using Stream = ProxyStream;
 
   ProxySession(ProxyContext* context, std::uint64_t id, ProxySocket socket);
   ~ProxySession() override;  // unregisters from the core

@@ -288,6 +288,27 @@ TEST_F(ProxyServerTest, UpstreamConnectionIsReused) {
   EXPECT_EQ(origin_.Connections(), 1);  // one upstream connection for the client's three requests
 }
 
+TEST_F(ProxyServerTest, IdleUpstreamsArePooledAcrossHostsAndClients) {
+  // One client alternating between two origin names (both this origin): each
+  // name's connection waits in the thread's pool while the other is used.
+  std::string port = std::to_string(origin_.port());
+  origin_.ResetCounts();
+  auto r = Curl({"http://origin.test:" + port + "/ok", "http://localhost:" + port + "/ok",
+                 "http://origin.test:" + port + "/second", "http://localhost:" + port + "/second"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(origin_.TotalRequests(), 4);
+  EXPECT_EQ(origin_.Connections(), 2);
+  // Clients one after the other: a closed client's connection serves the next
+  // client on the same proxy thread (two threads, sessions placed in turn).
+  origin_.ResetCounts();
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_EQ(Curl({OriginUrl("/ok")}).status, 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the proxy sees the client go
+  }
+  EXPECT_EQ(origin_.TotalRequests(), 4);
+  EXPECT_LE(origin_.Connections(), 2);
+}
+
 TEST_F(ProxyServerTest, OriginClosingAfterEachAnswerGetsFreshConnections) {
   // The origin closes after each answer (Connection: close): the next request
   // on the client connection gets a fresh upstream connection, not an error.
