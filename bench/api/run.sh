@@ -56,25 +56,7 @@ for p in $dns_port $api_port $up_port; do
 done
 
 tmp=$(mktemp -d /tmp/saring-apibench.XXXXXX)
-pids=()
-stop_pid() {  # TERM, up to 15 s, then KILL; only our own children
-  local p=$1
-  kill -0 "$p" 2>/dev/null || return 0
-  kill -TERM "$p" 2>/dev/null || true
-  for _ in $(seq 150); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null || true
-  wait "$p" 2>/dev/null || true
-}
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  for p in "${pids[@]}"; do stop_pid "$p"; done
-  if [[ ${KEEP_TMP:-0} != 1 ]]; then rm -rf "$tmp"; else echo "kept $tmp" >&2; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'echo "run.sh: interrupted" >&2; exit 130' INT TERM
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+source "$root/bench/lib.sh"  # pid, helpers, stop_pid, cleanup (trap), log
 
 # ---------------------------------------------------------------- data
 data=$build/bench-data
@@ -114,7 +96,7 @@ server:
   local-data: "push.test. 3600 IN A 192.0.2.80"
 EOF
 unbound -d -c "$tmp/unbound/unbound.conf" > "$tmp/unbound.log" 2>&1 &
-pids+=($!)
+pid[unbound]=$!
 
 db=$tmp/db
 log "saringctl init + import of $names names"
@@ -143,7 +125,7 @@ level = "${LOG_LEVEL:-info}"
 EOF
 "$bin/saringd" --config "$tmp/saringd.toml" > "$tmp/saringd.log" 2>&1 &
 saringd_pid=$!
-pids+=("$saringd_pid")
+pid[saringd]=$saringd_pid
 for _ in $(seq 300); do grep -q ' ready in ' "$tmp/saringd.log" && break; sleep 0.1; done
 grep ' ready in ' "$tmp/saringd.log" >&2 || { cat "$tmp/saringd.log" >&2; exit 1; }
 for _ in $(seq 100); do
@@ -170,7 +152,7 @@ if [[ $LOAD_QPS != 0 ]]; then
   awk '{print $0 " A"}' "$queries" > "$tmp/queries.txt"
   dnsperf -s 127.0.0.1 -p "$dns_port" -d "$tmp/queries.txt" -l 600 -c 4 -Q "$LOAD_QPS" -t 2 > "$tmp/dnsperf.txt" 2>&1 &
   dp=$!
-  pids+=("$dp")
+  helpers+=("$dp")
   sleep 3
   echo
   echo "#### under load: dnsperf -Q $LOAD_QPS -c 4 against the same saringd"

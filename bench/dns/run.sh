@@ -85,31 +85,7 @@ done
 servers=(saring unbound_list unbound_nolist responder)
 
 tmp=$(mktemp -d /tmp/saring-dnsbench.XXXXXX)
-declare -A pid=()   # server name -> PID
-helpers=()          # background helpers (dnsperf, probes) still running
-
-stop_pid() {  # TERM, up to 15 s, then KILL; only our own children
-  local p=$1
-  kill -0 "$p" 2>/dev/null || return 0
-  kill -TERM "$p" 2>/dev/null || true
-  for _ in $(seq 150); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null || true
-  wait "$p" 2>/dev/null || true
-}
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  for p in "${helpers[@]}"; do stop_pid "$p"; done
-  for name in "${!pid[@]}"; do stop_pid "${pid[$name]}"; done
-  if [[ -d $tmp && ${KEEP_TMP:-0} != 1 ]]; then rm -rf "$tmp"; elif [[ -d $tmp ]]; then echo "kept $tmp" >&2; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'echo "run.sh: interrupted" >&2; exit 130' INT TERM
-
-log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
-now_ns() { date +%s%N; }
-median() { sort -g | awk '{v[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
+source "$root/bench/lib.sh"  # pid, helpers, stop_pid, cleanup (trap), log, now_ns, median
 kv() { tr ' ' '\n' | awk -F= -v k="$1" '$1==k {print $2}'; }  # a key of dns_probe's output
 vmhwm() { awk '/^VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 vmrss() { awk '/^VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
