@@ -159,7 +159,7 @@ class HttpSession : public ProxySession {
         bool connect = req.method() == http::verb::connect;
         info.host = d.host;
         info.url = connect ? std::string_view() : std::string_view(d.url);
-        info.rule = d.verdict.rule;
+        info.rule = d.rule;
         info.source = d.verdict.source;
         info.category = d.verdict.category;
         info.reference = reference;

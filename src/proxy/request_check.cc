@@ -92,6 +92,8 @@ RequestDecision DecideRequest(const RequestHead& head, ListenerKind listener, co
     }
     d.serial = snapshot->serial();
     d.verdict = snapshot->CheckName(d.host);
+    if (d.verdict.blocked()) d.rule = std::string(d.verdict.rule);
+    d.verdict.rule = {};  // it may view d.host, which moves with d
     d.kind = d.verdict.blocked() ? RequestDecision::Kind::kBlock : RequestDecision::Kind::kTunnel;
     d.status = d.verdict.blocked() ? 403 : 200;
     return d;
@@ -113,6 +115,8 @@ RequestDecision DecideRequest(const RequestHead& head, ListenerKind listener, co
   RequestDecision d;
   d.serial = snapshot->serial();
   d.verdict = snapshot->CheckUrl(url.host, url.url);
+  if (d.verdict.blocked()) d.rule = std::string(d.verdict.rule);
+  d.verdict.rule = {};  // it may view url.host, about to move
   d.host = std::move(url.host);
   d.port = url.port;
   d.url = std::move(url.url);

@@ -52,7 +52,11 @@ struct RequestDecision {
   std::string url;              // what the log shows: the normalized URL; CONNECT: "host:port"
   std::string origin_target;    // kForward: the target to send upstream ("/path?query")
   std::string query;            // normalized query (for the block page's ?lang)
-  Verdict verdict;              // kBlock (and the allow verdict otherwise)
+  // kBlock (and the allow verdict otherwise). Its source and category view
+  // the snapshot (valid while the caller's snapshot is); its rule may view the
+  // name that was checked, so use `rule` instead.
+  Verdict verdict;
+  std::string rule;             // kBlock: the deciding rule's text (a copy)
   std::uint64_t serial = 0;     // the snapshot that decided
 };
 

@@ -124,7 +124,7 @@ void ProxySession::ConnectByDeadline(std::vector<tcp::endpoint> endpoints, Done 
   });
 }
 
-// ---- TLS ----
+// ---- client read deadlines ----
 
 void ProxySession::ArmClientDeadline(std::chrono::milliseconds timeout) {
   client_.expires_never();
@@ -144,6 +144,8 @@ void ProxySession::DisarmClientDeadline() {
   ++client_deadline_generation_;
   if (client_deadline_) client_deadline_->cancel();
 }
+
+// ---- TLS ----
 
 void ProxySession::ReadClientHello(std::string early, std::function<void(HelloResult)> done) {
   hello_ = std::move(early);

@@ -95,6 +95,7 @@ void CheckDecision(const RequestHead& head, ListenerKind listener, const Request
       break;
     case Kind::kBlock:
       Check(d.verdict.blocked() && d.status == 403, "block carries a blocking verdict");
+      Check(!d.rule.empty() && d.verdict.rule.empty(), "block names its rule by copy, not by view");
       break;
     case Kind::kTunnel: {
       Check(head.method == "CONNECT" && listener == ListenerKind::kExplicit, "tunnel only for explicit CONNECT");
