@@ -1,12 +1,19 @@
 #include "proxy/access_log.h"
+#include "proxy/access_log_file.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <memory>
 #include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "testing/temp_dir.h"
 
 namespace saring::proxy {
 namespace {
@@ -147,6 +154,35 @@ TEST(AccessLogTest, ParsesBackLikeSquidTools) {
     for (std::string f; in >> f;) fields.push_back(f);
     EXPECT_EQ(fields.size(), 10u) << line;
   }
+}
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+TEST(AccessLogFileTest, BuffersFlushesAndReopensAfterRotation) {
+  saring::testing::TempDir dir;
+  std::string path = dir.Sub("access.log");
+  std::unique_ptr<AccessLogFile> log;
+  ASSERT_TRUE(AccessLogFile::Open(path, &log).ok());
+  log->Append("one\n");
+  log->Append("two\n");
+  log->Flush();
+  EXPECT_EQ(Slurp(path), "one\ntwo\n");
+  // logrotate moves the file away; Reopen starts a new one at the same path.
+  ASSERT_EQ(std::rename(path.c_str(), dir.Sub("access.log.1").c_str()), 0);
+  log->Append("three\n");
+  ASSERT_TRUE(log->Reopen().ok());
+  log->Append("four\n");
+  log.reset();  // flushes
+  EXPECT_EQ(Slurp(dir.Sub("access.log.1")), "one\ntwo\nthree\n");
+  EXPECT_EQ(Slurp(path), "four\n");
+
+  std::unique_ptr<AccessLogFile> nowhere;
+  Status st = AccessLogFile::Open(dir.Sub("no/such/dir/access.log"), &nowhere);
+  EXPECT_EQ(st.code(), Status::Code::kIOError) << st.ToString();
+  EXPECT_NE(st.message().find("access log"), std::string::npos);
 }
 
 }  // namespace

@@ -184,6 +184,73 @@ TEST_F(ConfigTest, MistakesAreClearErrors) {
   EXPECT_FALSE(LoadServerConfig(dir_.Sub("missing.toml"), &config).ok());
 }
 
+TEST_F(ConfigTest, ProxySettings) {
+  ServerConfig bundled;
+  ASSERT_TRUE(LoadServerConfig(std::string(SARING_SOURCE_DIR) + "/deploy/saringd.toml", &bundled).ok());
+  EXPECT_EQ(bundled.proxy_listen.ToString(), "127.0.0.1:3128");
+  EXPECT_TRUE(bundled.proxy_transparent_http.address.empty());
+  EXPECT_FALSE(bundled.proxy_allow_no_sni);
+
+  ServerConfig c;
+  Status st = Load(
+      "[proxy]\nlisten = \"\"\ntransparent_http = \"0.0.0.0\"\ntransparent_https = \"[::]:8443\"\n"
+      "block_page = \"10.0.0.1:80\"\nallow_clients = [\"10.0.0.0/8\"]\nconnect_ports = [443, 8443]\n"
+      "threads = 4\nmax_connections = 100\nmax_header_kb = 8\nheader_timeout_s = 3\nidle_timeout_s = 30\n"
+      "connect_timeout_s = 2\nallow_no_sni = true\nallow_sni_mismatch = true\naccess_log = \"/var/log/saring/access.log\"\n"
+      "log_client_address = false\nreport_url = \"https://lapor.kota.go.id/v1/reports\"\n"
+      "hosts = { \"Intranet.Kota.go.id.\" = \"10.0.0.10\" }\n",
+      &c);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_TRUE(c.proxy_listen.address.empty());
+  EXPECT_EQ(c.proxy_transparent_http.ToString(), "0.0.0.0:3129");  // default ports per listener
+  EXPECT_EQ(c.proxy_transparent_https.ToString(), "[::]:8443");
+  EXPECT_EQ(c.proxy_block_page.ToString(), "10.0.0.1:80");
+  EXPECT_TRUE(c.proxy_allow_clients_set);
+  EXPECT_EQ(c.proxy_connect_ports, (std::vector<std::uint16_t>{443, 8443}));
+  EXPECT_EQ(c.proxy_threads, 4);
+  EXPECT_EQ(c.proxy_max_header_bytes, 8u << 10);
+  EXPECT_EQ(c.proxy_header_timeout_s, 3);
+  EXPECT_TRUE(c.proxy_allow_no_sni && c.proxy_allow_sni_mismatch);
+  EXPECT_FALSE(c.proxy_log_client_address);
+  ASSERT_EQ(c.proxy_hosts.size(), 1u);
+  EXPECT_EQ(c.proxy_hosts[0].first, "intranet.kota.go.id");  // normalized like every rule
+  EXPECT_EQ(c.proxy_hosts[0].second, "10.0.0.10");
+
+  // Unset: the proxy takes [server] allow_clients, and the report form the admin API.
+  ServerConfig d;
+  ASSERT_TRUE(Load("[admin]\nlisten = \"192.168.7.1:8053\"\n", &d).ok());
+  d.upstreams.push_back({"127.0.0.1", 5300});
+  ASSERT_TRUE(FinishServerConfig(&d).ok());
+  EXPECT_EQ(d.proxy_allow_clients.size(), d.allow_clients.size());
+  EXPECT_EQ(d.proxy_report_url, "http://192.168.7.1:8053/v1/reports");
+  ServerConfig wildcard;
+  ASSERT_TRUE(Load("[admin]\nlisten = \"0.0.0.0:8053\"\n", &wildcard).ok());
+  wildcard.upstreams.push_back({"127.0.0.1", 5300});
+  ASSERT_TRUE(FinishServerConfig(&wildcard).ok());
+  EXPECT_EQ(wildcard.proxy_report_url, "");  // no address a client could be sent to
+
+  struct Case {
+    const char* text;
+    const char* says;
+  } cases[] = {
+      {"[proxy]\nlisten = \"proxy.local:3128\"\n", "[proxy] listen"},
+      {"[proxy]\nconnect_ports = [0]\n", "connect_ports must be ports"},
+      {"[proxy]\nconnect_ports = 443\n", "connect_ports must be an array"},
+      {"[proxy]\nthreads = 0\n", "threads must be 1..64"},
+      {"[proxy]\nheader_timeout_s = 0\n", "header_timeout_s must be"},
+      {"[proxy]\nreport_url = \"javascript:alert(1)\"\n", "report_url must be an http"},
+      {"[proxy]\nhosts = { \"a.test\" = \"not-an-ip\" }\n", "needs a numeric IP address"},
+      {"[proxy]\nhosts = [\"a.test\"]\n", "hosts must be a table"},
+      {"[proxy]\nlisten_on = \"127.0.0.1:3128\"\n", "unknown setting 'listen_on' in [proxy]"},
+  };
+  for (const Case& k : cases) {
+    ServerConfig config;
+    Status bad = Load(k.text, &config);
+    EXPECT_TRUE(bad.IsInvalidArgument()) << k.text;
+    EXPECT_NE(bad.message().find(k.says), std::string::npos) << k.text << " -> " << bad.message();
+  }
+}
+
 TEST_F(ConfigTest, DefaultsFillWhatTheFileLeavesOut) {
   ServerConfig c;
   ASSERT_TRUE(Load("", &c).ok());
