@@ -142,8 +142,7 @@ class HttpSession : public ProxySession {
     head.content_length_fields = static_cast<int>(req.count(http::field::content_length));
     head.transfer_encoding_fields = static_cast<int>(req.count(http::field::transfer_encoding));
     head.original_host = original_host_;
-    ListenerKind decide_as = listener_ == ListenerKind::kBlockPage ? ListenerKind::kTransparentHttp : listener_;
-    RequestDecision d = DecideRequest(head, decide_as, ctx_->CurrentSnapshot(), options_.connect_ports);
+    RequestDecision d = DecideRequest(head, listener_, ctx_->CurrentSnapshot(), options_.connect_ports);
     if (!d.url.empty()) url_ = d.url;
     auto& stats = ctx_->stats();
     switch (d.kind) {
