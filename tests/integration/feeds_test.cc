@@ -28,6 +28,7 @@
 
 #include "testing/http_origin.h"
 #include "testing/process.h"
+#include "testing/subprocess.h"
 #include "testing/temp_dir.h"
 #include "testing/unbound.h"
 
@@ -48,54 +49,10 @@ double SecondsSince(Clock::time_point t) { return std::chrono::duration<double>(
 // ---------------------------------------------------------------------------
 // Programs, with a deadline.
 
-struct Ran {
-  int status = -1;  // exit status, 128 + signal, or -1 when it had to be killed
-  bool timed_out = false;
-  std::string out, err;
-  double seconds = 0;
-};
+using Ran = testing::BoundedRun;
+using testing::RunBounded;
 
-std::string Slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-// Runs argv[0] to completion, at most `timeout`; then SIGKILLs it (by PID).
-// `scratch` is a folder for its input and output files.
-Ran RunBounded(const std::vector<std::string>& argv, const std::string& scratch,
-               std::chrono::milliseconds timeout, const std::string& input = "") {
-  static int seq = 0;
-  std::string stem = scratch + "/run" + std::to_string(++seq);
-  std::ofstream(stem + ".in", std::ios::binary) << input;
-  Ran r;
-  auto start = Clock::now();
-  pid_t pid = testing::Spawn(argv, stem + ".in", stem + ".out", stem + ".err");
-  if (pid <= 0) return r;
-  int wstatus = 0;
-  for (;;) {
-    pid_t w = waitpid(pid, &wstatus, WNOHANG);
-    if (w == pid) {
-      r.status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
-      break;
-    }
-    if (Clock::now() - start > timeout) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &wstatus, 0);
-      r.timed_out = true;
-      break;
-    }
-    std::this_thread::sleep_for(5ms);
-  }
-  r.seconds = SecondsSince(start);
-  r.out = Slurp(stem + ".out");
-  r.err = Slurp(stem + ".err");
-  std::error_code ec;
-  for (const char* ext : {".in", ".out", ".err"}) std::filesystem::remove(stem + ext, ec);
-  return r;
-}
-
+using testing::ReadWholeFile;
 // Waits (bounded) for a child started with Spawn; SIGKILLs it at the deadline.
 int WaitChild(pid_t pid, std::chrono::milliseconds timeout) {
   auto deadline = Clock::now() + timeout;
@@ -802,7 +759,7 @@ TEST_F(FeedsTest, KillDuringApplyOfLargeFeedLeavesOldOrNewSetWhole) {
   auto make = [&](const std::string& file, long first, long count) {
     std::string body = List("big", first, count);
     std::ofstream(d.base + "/" + file, std::ios::binary) << body;
-    HttpResponse r = HttpResponse::Ok(Slurp(d.base + "/" + file));
+    HttpResponse r = HttpResponse::Ok(ReadWholeFile(d.base + "/" + file));
     r.etag = "\"" + file + "\"";
     return r;
   };
@@ -872,7 +829,7 @@ TEST_F(FeedsTest, KillDuringApplyOfLargeFeedLeavesOldOrNewSetWhole) {
     ASSERT_GT(origin_->Requests("/big/list"), requests) << "the sync never reached the origin";
     auto asked = Clock::now();
     std::this_thread::sleep_for(std::chrono::duration<double>(fraction * apply_s));
-    bool done_before_kill = Slurp(out).find("\"verdict\"") != std::string::npos;
+    bool done_before_kill = ReadWholeFile(out).find("\"verdict\"") != std::string::npos;
     d.process.Signal(SIGKILL);
     EXPECT_EQ(d.process.Wait(), 128 + SIGKILL);
     double killed_at = SecondsSince(asked);

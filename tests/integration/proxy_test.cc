@@ -91,56 +91,10 @@ const std::regex kReferenceCode("SRG-[0-9A-Z]{4}-[0-9A-Z]{4}(-[0-9A-Z]{1,4})*");
 // ---------------------------------------------------------------------------
 // Programs, with a deadline.
 
-struct Ran {
-  int status = -1;  // exit status, 128 + signal, or -1 when it had to be killed
-  bool timed_out = false;
-  std::string out, err;
-  double seconds = 0;
-  std::string Show() const {
-    return "status " + std::to_string(status) + (timed_out ? " (timed out)" : "") + "\n--- stdout:\n" + out +
-           "\n--- stderr:\n" + err;
-  }
-};
+using Ran = testing::BoundedRun;
+using testing::ReadWholeFile;
+using testing::RunBounded;
 
-std::string Slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-// Runs argv[0] to completion, at most `timeout`; then SIGKILLs it (by PID).
-Ran RunBounded(const std::vector<std::string>& argv, const std::string& scratch, std::chrono::milliseconds timeout,
-               const std::string& input = "") {
-  static std::atomic<int> seq{0};
-  std::string stem = scratch + "/run" + std::to_string(++seq);
-  std::ofstream(stem + ".in", std::ios::binary) << input;
-  Ran r;
-  auto start = Clock::now();
-  pid_t pid = testing::Spawn(argv, stem + ".in", stem + ".out", stem + ".err");
-  if (pid <= 0) return r;
-  int wstatus = 0;
-  for (;;) {
-    pid_t w = waitpid(pid, &wstatus, WNOHANG);
-    if (w == pid) {
-      r.status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
-      break;
-    }
-    if (Clock::now() - start > timeout) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &wstatus, 0);
-      r.timed_out = true;
-      break;
-    }
-    std::this_thread::sleep_for(5ms);
-  }
-  r.seconds = SecondsSince(start);
-  r.out = Slurp(stem + ".out");
-  r.err = Slurp(stem + ".err");
-  std::error_code ec;
-  for (const char* ext : {".in", ".out", ".err"}) std::filesystem::remove(stem + ext, ec);
-  return r;
-}
 
 bool Contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
@@ -162,7 +116,7 @@ std::string RandomBytes(std::size_t n, unsigned seed) {
 }
 
 bool IsPng(const std::string& path) {
-  std::string data = Slurp(path);
+  std::string data = ReadWholeFile(path);
   return data.size() > 100 && data.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0;
 }
 
@@ -219,8 +173,8 @@ CurlResult Curl(std::vector<std::string> args, const std::string& scratch,
   CurlResult c;
   c.exit = r.status;
   c.code = std::atoi(r.out.c_str());
-  c.body = Slurp(stem + ".body");
-  c.headers = Slurp(stem + ".head");
+  c.body = ReadWholeFile(stem + ".body");
+  c.headers = ReadWholeFile(stem + ".head");
   c.err = r.err;
   c.seconds = r.seconds;
   std::error_code ec;
@@ -500,7 +454,7 @@ struct Saringd {
     auto deadline = Clock::now() + timeout;
     for (;;) {
       std::vector<std::string> lines;
-      std::istringstream in(Slurp(access_log));
+      std::istringstream in(ReadWholeFile(access_log));
       std::string line;
       bool found = false;
       while (std::getline(in, line)) {
@@ -991,11 +945,11 @@ TEST_F(ExplicitProxyTest, AccessLogHasParseableSquidLines) {
 
   std::string tunnel_target = std::string(kSecure) + ":" + std::to_string(tls_->port());
   std::vector<std::string> lines = saringd_->WaitForAccessLine({"TCP_TUNNEL/200", "CONNECT", tunnel_target});
-  ASSERT_FALSE(lines.empty()) << "no tunnel line in the access log:\n" << Slurp(saringd_->access_log);
+  ASSERT_FALSE(lines.empty()) << "no tunnel line in the access log:\n" << ReadWholeFile(saringd_->access_log);
   lines = saringd_->WaitForAccessLine({"TCP_DENIED/403", "/log-" + std::to_string(getpid())});
-  ASSERT_FALSE(lines.empty()) << "no block line:\n" << Slurp(saringd_->access_log);
+  ASSERT_FALSE(lines.empty()) << "no block line:\n" << ReadWholeFile(saringd_->access_log);
   lines = saringd_->WaitForAccessLine({"TCP_MISS/200", marker});
-  ASSERT_FALSE(lines.empty()) << "no forward line:\n" << Slurp(saringd_->access_log);
+  ASSERT_FALSE(lines.empty()) << "no forward line:\n" << ReadWholeFile(saringd_->access_log);
 
   bool miss = false, denied = false, tunnel = false;
   for (const std::string& line : lines) {
@@ -1496,7 +1450,7 @@ TEST_F(TransparentProxyTest, HttpToAnAllowedHostIsServed) {
   EXPECT_EQ(web_->LastRequestHeader("/ok", "host"), kWww);
   std::vector<std::string> lines =
       saringd_->WaitForAccessLine({"TCP_MISS/200", "http://" + std::string(kWww) + "/ok", "10.199.0.2"});
-  ASSERT_FALSE(lines.empty()) << Slurp(saringd_->access_log);
+  ASSERT_FALSE(lines.empty()) << ReadWholeFile(saringd_->access_log);
   for (const std::string& line : lines) EXPECT_TRUE(IsSquidLine(line));
 }
 
@@ -1555,7 +1509,7 @@ TEST_F(TransparentProxyTest, HttpsWithAnAllowedSniIsSplicedEndToEnd) {
   EXPECT_EQ(tls_->Requests("/ok"), 1);
   std::vector<std::string> lines =
       saringd_->WaitForAccessLine({"TCP_TUNNEL/200", "CONNECT", std::string(kSecure) + ":443"});
-  EXPECT_FALSE(lines.empty()) << Slurp(saringd_->access_log);
+  EXPECT_FALSE(lines.empty()) << ReadWholeFile(saringd_->access_log);
 }
 
 TEST_F(TransparentProxyTest, HttpsWithABlockedSniFailsFastWithAnAlert) {
@@ -1568,7 +1522,7 @@ TEST_F(TransparentProxyTest, HttpsWithABlockedSniFailsFastWithAnAlert) {
   EXPECT_EQ(tls_->TotalRequests(), 0);
   std::vector<std::string> lines =
       saringd_->WaitForAccessLine({"TCP_DENIED/403", "CONNECT", std::string(kBlocked) + ":443"});
-  EXPECT_FALSE(lines.empty()) << Slurp(saringd_->access_log);
+  EXPECT_FALSE(lines.empty()) << ReadWholeFile(saringd_->access_log);
 }
 
 TEST_F(TransparentProxyTest, HttpsWithoutSniIsRefused) {
