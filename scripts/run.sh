@@ -9,4 +9,5 @@ scripts/install-deps.sh
 scripts/build.sh
 mkdir -p var
 echo "try: dig @127.0.0.1 -p 5353 slotgacor88.xyz   (blocked)   or   dig @127.0.0.1 -p 5353 debian.org"
+echo "     curl -x http://127.0.0.1:3128 http://slotgacor88.xyz/   (the block page)"
 exec build/bin/saringd --config deploy/saringd.toml
