@@ -62,11 +62,15 @@ class ImportSink : public FeedSink {
         return;
       }
     }
-    if (!set_->Add(e.kind, e.action, e.value)) Reject(e.line, "value too long", e.value);
+    Status st = set_->Add(e.kind, e.action, e.value);
+    if (st.IsInvalidArgument()) Reject(e.line, st.message(), e.value);
+    else if (!st.ok() && error_.ok()) error_ = st;
   }
   void OnReject(const FeedReject& r) override { Reject(r.line, r.reason, r.text); }
 
   std::size_t rejected() const { return rejected_; }
+  // Why the set stopped taking entries (it could not spill), if it did.
+  const Status& error() const { return error_; }
 
  private:
   void Reject(std::size_t line, std::string_view reason, std::string_view text) {
@@ -79,6 +83,7 @@ class ImportSink : public FeedSink {
   ImportSet* set_;
   ImportResult* result_;
   std::size_t rejected_ = 0;
+  Status error_;
 };
 
 }  // namespace
@@ -420,13 +425,15 @@ Status Engine::Import(const ImportRequest& request, std::istream& in, const Chan
   *result = ImportResult{};
   SARING_RETURN_IF_ERROR(ValidateSourceName(request.options.source));
   SARING_RETURN_IF_ERROR(ValidateCategoryName(request.options.category));
-  // The parsed set is the largest thing an import holds (about 130 MB for
-  // 5M names): it is gone before the index rebuild below needs its memory.
-  auto set = std::make_unique<ImportSet>();
+  // The parsed set keeps a bounded part in memory and spills sorted runs
+  // next to the store (5M names would otherwise hold about 120 MB next to the
+  // serving index); it is gone before the index rebuild below.
+  auto set = std::make_unique<ImportSet>(rep_->store->dir());
   ImportSink sink(set.get(), result);
   FeedParseOptions parse_options;
   parse_options.default_action = request.action;
   SARING_RETURN_IF_ERROR(ParseFeed(request.format, in, parse_options, &sink, &result->parse));
+  SARING_RETURN_IF_ERROR(sink.error());
   result->parse.rejected = sink.rejected();  // regexes Hyperscan refused count too
   if (request.options.refuse_empty && !request.options.force && result->parse.entries == 0) {
     return Status::FailedPrecondition("refused: the input holds no entries (" +

@@ -95,7 +95,7 @@ Status Store::ReplaceSource(const ImportOptions& options, ImportSet* set, const 
   *report = ImportReport{};
   SARING_RETURN_IF_ERROR(ValidateSourceName(options.source));
   SARING_RETURN_IF_ERROR(ValidateCategoryName(options.category));
-  set->SortAndDedupe();
+  SARING_RETURN_IF_ERROR(set->Finish());
 
   std::lock_guard lock(rep_->write_mu);
   PendingChange change = rep_->BeginChange(ctx);
@@ -157,21 +157,23 @@ Status Store::ReplaceSource(const ImportOptions& options, ImportSet* set, const 
   // an SST file in key order, so they are gathered and sorted first.
   std::vector<std::pair<std::string, std::optional<std::string>>> meta_ops;
   std::string new_key = prefix;
-  std::size_t i = 0;
-  while (i < set->size() || it->Valid()) {
-    int cmp;
-    ImportSet::Entry entry{};
-    if (i < set->size()) {
-      entry = set->at(i);
-      if (entry.kind == RuleKind::kDomain && !IsNormalizedDomain(entry.value)) {
-        return Status::InvalidArgument("import holds a name that is not normalized: '" +
-                                       std::string(entry.value) + "'; nothing was changed");
-      }
-      new_key.resize(prefix.size());
-      new_key.push_back(store::KindLetter(entry.kind));
-      new_key.append(entry.value);
+  ImportSet::Entry entry{};
+  bool have_entry = set->Next(&entry);
+  auto next_entry = [&]() -> Status {
+    if (!have_entry) return Status::OK();
+    if (entry.kind == RuleKind::kDomain && !IsNormalizedDomain(entry.value)) {
+      return Status::InvalidArgument("import holds a name that is not normalized: '" + std::string(entry.value) +
+                                     "'; nothing was changed");
     }
-    if (i >= set->size()) cmp = 1;
+    new_key.resize(prefix.size());
+    new_key.push_back(store::KindLetter(entry.kind));
+    new_key.append(entry.value);
+    return Status::OK();
+  };
+  SARING_RETURN_IF_ERROR(next_entry());
+  while (have_entry || it->Valid()) {
+    int cmp;
+    if (!have_entry) cmp = 1;
     else if (!it->Valid()) cmp = -1;
     else cmp = rocksdb::Slice(new_key).compare(it->key());
 
@@ -210,8 +212,10 @@ Status Store::ReplaceSource(const ImportOptions& options, ImportSet* set, const 
       store::RuleValue value{id, change.now, 0, change.by, ""};
       SARING_RETURN_IF_ERROR(writer.Put(rep_->h(kRules), new_key, store::EncodeRuleValue(value)));
     }
-    ++i;
+    have_entry = set->Next(&entry);
+    SARING_RETURN_IF_ERROR(next_entry());
   }
+  SARING_RETURN_IF_ERROR(set->status());
   SARING_RETURN_IF_ERROR(FromRocks(it->status(), "reading source"));
   it.reset();
 

@@ -32,7 +32,7 @@ class StoreTest : public ::testing::Test {
   ImportReport Replace(const std::string& source, std::initializer_list<const char*> domains,
                        bool force = false, Status* status = nullptr) {
     ImportSet set;
-    for (const char* d : domains) set.Add(RuleKind::kDomain, Action::kBlock, d);
+    for (const char* d : domains) EXPECT_TRUE(set.Add(RuleKind::kDomain, Action::kBlock, d).ok());
     ImportOptions options;
     options.source = source;
     options.force = force;
@@ -218,7 +218,7 @@ TEST_F(StoreTest, ImportDoesNotTouchOtherSources) {
 
 TEST_F(StoreTest, BulkImportGoesThroughIngestionAndSurvivesReopen) {
   ImportSet set;
-  for (int i = 0; i < 60000; ++i) set.Add(RuleKind::kDomain, Action::kBlock, "n" + std::to_string(i) + ".com");
+  for (int i = 0; i < 60000; ++i) ASSERT_TRUE(set.Add(RuleKind::kDomain, Action::kBlock, "n" + std::to_string(i) + ".com").ok());
   ImportOptions options;
   options.source = "big";
   ImportReport report;
@@ -376,7 +376,7 @@ TEST_F(StoreTest, ImportCarriesRecordsOnEveryPath) {
   ASSERT_TRUE(store_->GetRecord(RecordTable::kFeeds, "tp", &value).ok());
   EXPECT_EQ(value, R"({"etag":"2"})");
   ImportSet set;
-  for (int i = 0; i < 60000; ++i) set.Add(RuleKind::kDomain, Action::kBlock, "n" + std::to_string(i) + ".com");
+  for (int i = 0; i < 60000; ++i) ASSERT_TRUE(set.Add(RuleKind::kDomain, Action::kBlock, "n" + std::to_string(i) + ".com").ok());
   ImportOptions options;
   options.source = "tp";
   options.force = true;
