@@ -93,15 +93,15 @@ class HttpSession : public ProxySession {
     req_.emplace();
     req_->header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
     req_->body_limit(kNoBodyLimit);  // streamed: no limit of ours
-    ArmClientDeadline(std::chrono::milliseconds(timeout_ms));
+    SetDeadline(std::chrono::milliseconds(timeout_ms));
     http::async_read_header(client_, cbuf_, *req_,
                             [self = Self()](beast::error_code ec, std::size_t) { self->OnHead(ec); });
   }
 
   void OnHead(beast::error_code ec) {
     if (closing_) return;
-    DisarmClientDeadline();
-    if (ec == net::error::operation_aborted && client_timed_out_) ec = beast::error::timeout;
+    ec = Timed(ec);
+    ClearDeadline();
     start_ = Clock::now();
     method_ = "-";
     url_.clear();
@@ -239,13 +239,13 @@ class HttpSession : public ProxySession {
     auto send = [self = Self(), expect_continue] {
       if (!expect_continue) return self->SendRequest();
       self->continue_text_ = "HTTP/1.1 100 Continue\r\n\r\n";
-      self->client_.expires_after(kPageWriteTimeout);
+      self->SetDeadline(kPageWriteTimeout);
       net::async_write(self->client_, net::buffer(self->continue_text_), [self](beast::error_code ec, std::size_t) {
         if (ec) return self->DoClose();
         self->SendRequest();
       });
     };
-    if (upstream_ && upstream_->socket().is_open() && key == upstream_key_) {
+    if (upstream_ && upstream_->is_open() && key == upstream_key_) {
       reused_ = true;
       return send();
     }
@@ -254,7 +254,7 @@ class HttpSession : public ProxySession {
     ubuf_.clear();  // nothing of an earlier upstream connection may be parsed as this one's
     if (UpstreamPool* pool = ThreadPool()) {
       if (std::optional<UpstreamPool::Connection> idle = pool->Take(key)) {
-        upstream_.emplace(std::move(idle->stream));
+        upstream_.emplace(std::move(idle->socket));
         peer_ = std::move(idle->peer);
         reused_ = true;
         return send();
@@ -279,7 +279,7 @@ class HttpSession : public ProxySession {
   // (ResponseDone drops the others): it goes to the thread's pool.
   void ParkUpstream() {
     UpstreamPool* pool = ThreadPool();
-    if (upstream_ && pool != nullptr && !upstream_key_.empty() && upstream_->socket().is_open()) {
+    if (upstream_ && pool != nullptr && !upstream_key_.empty() && upstream_->is_open()) {
       pool->Park(upstream_key_, std::move(*upstream_), peer_);
     }
     upstream_.reset();
@@ -308,10 +308,10 @@ class HttpSession : public ProxySession {
     }
     body.data = body_buf_.data();
     body.size = body_buf_.size();
-    Stream& from = request ? client_ : *upstream_;
-    from.expires_after(std::chrono::milliseconds(options_.idle_timeout_ms));
+    SetDeadline(std::chrono::milliseconds(options_.idle_timeout_ms));
     auto on_read = [self = Self(), request](beast::error_code ec, std::size_t) {
       if (self->closing_) return;
+      ec = self->Timed(ec);
       if (ec == http::error::need_buffer) ec = {};
       auto& b = request ? self->req_->get().body() : self->res_->get().body();
       if (ec) {
@@ -333,10 +333,10 @@ class HttpSession : public ProxySession {
   }
 
   void RelayWrite(bool request) {
-    Stream& to = request ? *upstream_ : client_;
-    to.expires_after(std::chrono::milliseconds(options_.idle_timeout_ms));
+    SetDeadline(std::chrono::milliseconds(options_.idle_timeout_ms));
     auto on_write = [self = Self(), request](beast::error_code ec, std::size_t n) {
       if (self->closing_) return;
+      ec = self->Timed(ec);
       if (ec == http::error::need_buffer) ec = {};
       if (ec) {
         if (request) return self->UpstreamBroken(ec);
@@ -395,9 +395,10 @@ class HttpSession : public ProxySession {
     res_->header_limit(kMaxResponseHeader);
     res_->body_limit(kNoBodyLimit);
     if (head_request_) res_->skip(true);
-    upstream_->expires_after(std::chrono::milliseconds(options_.idle_timeout_ms));
+    SetDeadline(std::chrono::milliseconds(options_.idle_timeout_ms));
     http::async_read_header(*upstream_, ubuf_, *res_, [self = Self()](beast::error_code ec, std::size_t) {
       if (self->closing_) return;
+      ec = self->Timed(ec);
       if (ec) return self->UpstreamBroken(ec);
       auto& res = self->res_->get();
       int status = res.result_int();
@@ -437,7 +438,7 @@ class HttpSession : public ProxySession {
     res_sr_.emplace(res);
     if (head_request_ || (res_->is_done() && !res.chunked())) {
       // No body follows (HEAD, 204, 304, or empty): the head alone.
-      client_.expires_after(std::chrono::milliseconds(options_.idle_timeout_ms));
+      SetDeadline(std::chrono::milliseconds(options_.idle_timeout_ms));
       http::async_write_header(client_, *res_sr_, [self = Self()](beast::error_code ec, std::size_t n) {
         if (self->closing_) return;
         if (ec) return self->DoClose();
@@ -459,7 +460,7 @@ class HttpSession : public ProxySession {
     res_.reset();
     if (!upstream_reusable_ && upstream_) {
       beast::error_code ignored;
-      upstream_->socket().shutdown(tcp::socket::shutdown_both, ignored);
+      upstream_->shutdown(tcp::socket::shutdown_both, ignored);
       upstream_.reset();
       upstream_key_.clear();
     }
@@ -480,7 +481,7 @@ class HttpSession : public ProxySession {
         return self->UpstreamFailed(ec);
       }
       self->tunnel_reply_ = "HTTP/1.1 200 Connection established\r\nVia: " + self->options_.via + "\r\n\r\n";
-      self->client_.expires_after(kPageWriteTimeout);
+      self->SetDeadline(kPageWriteTimeout);
       net::async_write(self->client_, net::buffer(self->tunnel_reply_),
                        [self, host, early = std::move(early)](beast::error_code wec, std::size_t) mutable {
                          if (self->closing_) return;
@@ -510,7 +511,7 @@ class HttpSession : public ProxySession {
     page_->body() = std::move(html);
     page_->keep_alive(keep_alive);
     page_->prepare_payload();
-    client_.expires_after(kPageWriteTimeout);
+    SetDeadline(kPageWriteTimeout);
     http::async_write(client_, *page_,
                       [self = Self(), keep_alive, code = std::string(code)](beast::error_code ec, std::size_t n) {
                         self->LogLine(code, self->status_, n, "HIER_NONE");

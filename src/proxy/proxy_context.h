@@ -10,8 +10,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/basic_stream.hpp>
-#include <boost/beast/core/rate_policy.hpp>
+#include <boost/asio/basic_waitable_timer.hpp>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -28,7 +28,8 @@ namespace saring::proxy {
 // no strand, no type-erased executor on every operation.
 using ProxyExecutor = boost::asio::io_context::executor_type;
 using ProxySocket = boost::asio::basic_stream_socket<boost::asio::ip::tcp, ProxyExecutor>;
-using ProxyStream = boost::beast::basic_stream<boost::asio::ip::tcp, ProxyExecutor, boost::beast::unlimited_rate_policy>;
+using ProxyTimer = boost::asio::basic_waitable_timer<std::chrono::steady_clock,
+                                                     boost::asio::wait_traits<std::chrono::steady_clock>, ProxyExecutor>;
 
 // Live counters: relaxed atomics, one set per server.
 struct ProxyStats {

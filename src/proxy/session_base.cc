@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/connect.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
@@ -32,7 +33,8 @@ std::int64_t NowUnixMs() {
 }  // namespace
 
 ProxySession::ProxySession(ProxyContext* context, std::uint64_t id, ProxySocket socket)
-    : ctx_(context), options_(context->options()), id_(id), client_(std::move(socket)) {}
+    : ctx_(context), options_(context->options()), id_(id), client_(std::move(socket)),
+      watchdog_(client_.get_executor()) {}
 
 ProxySession::~ProxySession() { ctx_->core().Unregister(id_); }
 
@@ -40,7 +42,7 @@ void ProxySession::Run() {
   net::dispatch(client_.get_executor(), [self = SelfBase()] {
     if (self->closing_) return;
     error_code ec;
-    tcp::endpoint peer = self->client_.socket().remote_endpoint(ec);
+    tcp::endpoint peer = self->client_.remote_endpoint(ec);
     if (ec) return self->DoClose();
     self->client_addr_ = Unmapped(peer.address());
     if (self->options_.log_client_address) self->client_ip_ = self->client_addr_.to_string();
@@ -111,38 +113,53 @@ void ProxySession::ConnectEndpoints(std::vector<tcp::endpoint> endpoints, Done d
 void ProxySession::ConnectByDeadline(std::vector<tcp::endpoint> endpoints, Done done) {
   if (closing_) return;
   upstream_.emplace(client_.get_executor());
-  upstream_->expires_at(connect_deadline_);
-  upstream_->async_connect(endpoints, [self = SelfBase(), done = std::move(done)](error_code cec,
-                                                                                  const tcp::endpoint& ep) {
+  SetDeadline(connect_deadline_);
+  net::async_connect(*upstream_, endpoints, [self = SelfBase(), done = std::move(done)](error_code cec,
+                                                                                       const tcp::endpoint& ep) {
     if (self->closing_) return;
+    cec = self->Timed(cec);
+    self->ClearDeadline();
     if (!cec) {
       self->peer_ = ep.address().to_string();
       error_code ignored;
-      self->upstream_->socket().set_option(tcp::no_delay(true), ignored);
+      self->upstream_->set_option(tcp::no_delay(true), ignored);
     }
     done(cec);
   });
 }
 
-// ---- client read deadlines ----
+// ---- deadlines ----
 
-void ProxySession::ArmClientDeadline(std::chrono::milliseconds timeout) {
-  client_.expires_never();
-  client_timed_out_ = false;
-  if (!client_deadline_) client_deadline_.emplace(client_.get_executor());
-  std::uint64_t generation = ++client_deadline_generation_;
-  client_deadline_->expires_after(timeout);
-  client_deadline_->async_wait([self = SelfBase(), generation](error_code ec) {
-    if (ec || self->closing_ || generation != self->client_deadline_generation_) return;
-    self->client_timed_out_ = true;
-    error_code ignored;
-    self->client_.socket().cancel(ignored);
-  });
+void ProxySession::SetDeadline(Clock::time_point at) {
+  deadline_ = at;
+  timed_out_ = false;
+  if (watchdog_armed_ && watchdog_.expiry() <= at) return;  // it fires first and looks again
+  watchdog_armed_ = true;
+  watchdog_.expires_at(at);  // cancels the wait for a later time: that handler does nothing
+  watchdog_.async_wait([self = SelfBase()](error_code ec) { self->OnWatchdog(ec); });
 }
 
-void ProxySession::DisarmClientDeadline() {
-  ++client_deadline_generation_;
-  if (client_deadline_) client_deadline_->cancel();
+void ProxySession::OnWatchdog(error_code ec) {
+  if (ec == net::error::operation_aborted || closing_) return;
+  if (deadline_ == Clock::time_point::max()) {
+    watchdog_armed_ = false;
+    return;
+  }
+  if (Clock::now() < deadline_) {  // moved on meanwhile: wait for the new time
+    watchdog_.expires_at(deadline_);
+    watchdog_.async_wait([self = SelfBase()](error_code wec) { self->OnWatchdog(wec); });
+    return;
+  }
+  watchdog_armed_ = false;
+  timed_out_ = true;
+  error_code ignored;
+  client_.cancel(ignored);
+  // Closed, not cancelled: a range connect would go on to the next address.
+  if (upstream_) upstream_->close(ignored);
+}
+
+ProxySession::error_code ProxySession::Timed(error_code ec) const {
+  return ec && timed_out_ ? error_code(beast::error::timeout) : ec;
 }
 
 // ---- TLS ----
@@ -168,17 +185,17 @@ void ProxySession::ReadClientHello(std::string early, std::function<void(HelloRe
 
 void ProxySession::RefuseTls(std::uint8_t description) {
   alert_ = TlsAlert(description, hello_info_.record_version);
-  client_.expires_after(kAlertWriteTimeout);
+  SetDeadline(kAlertWriteTimeout);
   net::async_write(client_, net::buffer(alert_), [self = SelfBase()](error_code, std::size_t) {
     self->GracefulClose();
   });
 }
 
 void ProxySession::GateOnSni(std::string early, std::string expected_host, std::function<void()> pass) {
-  ArmClientDeadline(std::chrono::milliseconds(options_.header_timeout_ms));
+  SetDeadline(std::chrono::milliseconds(options_.header_timeout_ms));
   ReadClientHello(std::move(early), [self = SelfBase(), expected = std::move(expected_host),
                                      pass = std::move(pass)](HelloResult r) {
-    self->DisarmClientDeadline();
+    self->ClearDeadline();
     auto refuse = [&](std::uint8_t alert, bool by_rule) {
       auto& stats = self->ctx_->stats();
       (by_rule ? stats.blocked : stats.sni_refused).fetch_add(1, std::memory_order_relaxed);
@@ -223,7 +240,8 @@ char* ProxySession::PumpBuffer(bool client_to_upstream) {
 
 void ProxySession::StartSplice() {
   tunnel_ = true;
-  Touch();
+  // The tunnel's idle timeout: traffic either way moves it for both sides.
+  SetDeadline(std::chrono::milliseconds(options_.idle_timeout_ms));
   net::async_write(*upstream_, net::buffer(hello_), [self = SelfBase()](error_code ec, std::size_t) {
     if (self->closing_) return;
     if (ec) return self->DoClose();
@@ -234,23 +252,16 @@ void ProxySession::StartSplice() {
   });
 }
 
-void ProxySession::Touch() {
-  // The tunnel's idle timeout: traffic either way re-arms both sides.
-  auto t = std::chrono::milliseconds(options_.idle_timeout_ms);
-  client_.expires_after(t);
-  upstream_->expires_after(t);
-}
-
 void ProxySession::Pump(bool client_to_upstream) {
   if (closing_) return;
-  Stream& from = client_to_upstream ? client_ : *upstream_;
+  Socket& from = client_to_upstream ? client_ : *upstream_;
   char* buf = PumpBuffer(client_to_upstream);
   from.async_read_some(net::buffer(buf, kPumpHalf), [self = SelfBase(), client_to_upstream, buf](error_code ec,
                                                                                                   std::size_t n) {
     if (self->closing_) return;
     if (ec) return self->DoClose();  // either side ended: so does the tunnel
-    self->Touch();
-    Stream& to = client_to_upstream ? *self->upstream_ : self->client_;
+    self->SetDeadline(std::chrono::milliseconds(self->options_.idle_timeout_ms));
+    Socket& to = client_to_upstream ? *self->upstream_ : self->client_;
     net::async_write(to, net::buffer(buf, n), [self, client_to_upstream](error_code wec, std::size_t written) {
       if (wec) return self->DoClose();
       if (!client_to_upstream) self->tunnel_bytes_ += written;
@@ -281,8 +292,8 @@ void ProxySession::LogLine(std::string_view code, int status, std::uint64_t byte
 void ProxySession::GracefulClose() {
   if (closing_) return;
   error_code ignored;
-  client_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  client_.expires_after(kLinger);
+  client_.shutdown(tcp::socket::shutdown_send, ignored);
+  SetDeadline(kLinger);
   Drain();
 }
 
@@ -304,11 +315,11 @@ void ProxySession::DoClose() {
     LogLine("TCP_TUNNEL", 200, tunnel_bytes_, "HIER_DIRECT");
   }
   error_code ignored;
-  DisarmClientDeadline();
+  watchdog_.cancel();
   if (resolver_) resolver_->cancel();
   if (resolve_timer_) resolve_timer_->cancel();
-  client_.socket().close(ignored);
-  if (upstream_) upstream_->socket().close(ignored);
+  client_.close(ignored);
+  if (upstream_) upstream_->close(ignored);
 }
 
 }  // namespace saring::proxy

@@ -33,7 +33,7 @@ class ProxySession : public saring::net::ServerSession {
   using Clock = std::chrono::steady_clock;
   using error_code = boost::system::error_code;
 
-  using Stream = ProxyStream;
+  using Socket = ProxySocket;
 
   ProxySession(ProxyContext* context, std::uint64_t id, ProxySocket socket);
   ~ProxySession() override;  // unregisters from the core
@@ -74,14 +74,20 @@ class ProxySession : public saring::net::ServerSession {
   // when it ends.
   void StartSplice();
 
-  // ---- client read deadlines we answer ----
-  // The stream's own expiry closes the socket, so a 408 or a TLS alert could
-  // not follow it. For the request head and the ClientHello this deadline
-  // cancels the read instead and sets client_timed_out_; the read's handler
-  // then answers and disarms it.
-  void ArmClientDeadline(std::chrono::milliseconds timeout);
-  void DisarmClientDeadline();
-  bool client_timed_out_ = false;
+  // ---- deadlines ----
+  // One timer per session guards whatever the session waits for (a request
+  // head, a body, a connect, a page write, a tunnel's silence): SetDeadline
+  // only moves deadline_, and the timer, armed once, looks again when it
+  // fires (per-operation stream timers cost about a tenth of a proxied
+  // request's CPU). When the deadline passes, the client socket's operations
+  // are cancelled (so a 408 or a TLS alert can still follow) and the upstream
+  // socket is closed; timed_out_ tells the handlers, and Timed() turns their
+  // error into beast::error::timeout.
+  void SetDeadline(Clock::time_point at);
+  void SetDeadline(std::chrono::milliseconds timeout) { SetDeadline(Clock::now() + timeout); }
+  void ClearDeadline() { deadline_ = Clock::time_point::max(); }
+  error_code Timed(error_code ec) const;
+  bool timed_out_ = false;
 
   // ---- logging and closing ----
   void LogLine(std::string_view code, int status, std::uint64_t bytes, std::string_view hierarchy);
@@ -98,8 +104,8 @@ class ProxySession : public saring::net::ServerSession {
   ProxyContext* ctx_;
   const ProxyOptions& options_;
   std::uint64_t id_;
-  Stream client_;
-  std::optional<Stream> upstream_;
+  Socket client_;
+  std::optional<Socket> upstream_;
   boost::asio::ip::address client_addr_;
   std::string client_ip_;  // "" when the privacy switch is on
   std::size_t zone_ = 0;
@@ -119,12 +125,13 @@ class ProxySession : public saring::net::ServerSession {
   // The connect part of both, by connect_deadline_ (set before resolving).
   void ConnectByDeadline(std::vector<tcp::endpoint> endpoints, Done done);
   void Pump(bool client_to_upstream);
-  void Touch();
   void Drain();
+  void OnWatchdog(error_code ec);
 
   Clock::time_point connect_deadline_;
-  std::optional<boost::asio::steady_timer> client_deadline_;
-  std::uint64_t client_deadline_generation_ = 0;  // a stale expiry handler must not cancel a later read
+  ProxyTimer watchdog_;
+  Clock::time_point deadline_ = Clock::time_point::max();
+  bool watchdog_armed_ = false;
   std::optional<boost::asio::steady_timer> resolve_timer_;
   std::optional<tcp::resolver> resolver_;
   bool tunnel_ = false;

@@ -23,12 +23,11 @@ void UpstreamPool::DropExpired(std::chrono::steady_clock::time_point now) {
   idle_.erase(idle_.begin(), idle_.begin() + static_cast<std::ptrdiff_t>(expired));
 }
 
-void UpstreamPool::Park(const std::string& key, Stream stream, std::string peer) {
+void UpstreamPool::Park(const std::string& key, ProxySocket socket, std::string peer) {
   auto now = std::chrono::steady_clock::now();
   DropExpired(now);
   if (idle_.size() >= kMaxIdle) idle_.erase(idle_.begin());
-  stream.expires_never();
-  idle_.push_back(std::make_unique<Idle>(Idle{key, Connection{std::move(stream), std::move(peer)}, now}));
+  idle_.push_back(std::make_unique<Idle>(Idle{key, Connection{std::move(socket), std::move(peer)}, now}));
 }
 
 std::optional<UpstreamPool::Connection> UpstreamPool::Take(const std::string& key) {
@@ -37,7 +36,7 @@ std::optional<UpstreamPool::Connection> UpstreamPool::Take(const std::string& ke
     if (idle_[i]->key != key) continue;
     Connection c = std::move(idle_[i]->connection);
     idle_.erase(idle_.begin() + static_cast<std::ptrdiff_t>(i));
-    if (StillIdle(c.stream.socket().native_handle())) return c;
+    if (StillIdle(c.socket.native_handle())) return c;
   }
   return std::nullopt;
 }

@@ -19,18 +19,17 @@ namespace saring::proxy {
 
 class UpstreamPool {
  public:
-  using Stream = ProxyStream;
   struct Connection {
-    Stream stream;
+    ProxySocket socket;
     std::string peer;  // the origin's address, for the log
   };
 
   static constexpr std::size_t kMaxIdle = 64;                  // per thread; the oldest goes first
   static constexpr std::chrono::seconds kMaxIdleTime{15};      // older ones are closed, not reused
 
-  // Keeps `stream` (idle: its last response fully read, keep-alive) for `key`
+  // Keeps `socket` (idle: its last response fully read, keep-alive) for `key`
   // ("host:port" as the session names its origin).
-  void Park(const std::string& key, Stream stream, std::string peer);
+  void Park(const std::string& key, ProxySocket socket, std::string peer);
   // The most recently parked live connection for `key`, if any. One that the
   // origin has closed meanwhile (or that holds unexpected bytes) is dropped.
   std::optional<Connection> Take(const std::string& key);
@@ -43,7 +42,7 @@ class UpstreamPool {
     std::chrono::steady_clock::time_point parked;
   };
   void DropExpired(std::chrono::steady_clock::time_point now);
-  std::vector<std::unique_ptr<Idle>> idle_;  // oldest first (streams do not move-assign)
+  std::vector<std::unique_ptr<Idle>> idle_;  // oldest first
 };
 
 // The calling proxy thread's pool (set up by ProxyContext::RunWithReader);
