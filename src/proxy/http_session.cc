@@ -5,11 +5,13 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <array>
 #include <limits>
 #include <optional>
 
 #include "core/ascii.h"
 #include "proxy/block_page.h"
+#include "proxy/head_writer.h"
 #include "proxy/session_base.h"
 #include "proxy/upstream_pool.h"
 
@@ -46,7 +48,7 @@ std::string_view QueryParam(std::string_view query, std::string_view key) {
 }
 
 // Hop-by-hop fields (RFC 9110 §7.6.1) and those the Connection field names.
-// Transfer-Encoding stays: the serializer re-frames what it says.
+// Transfer-Encoding stays: the relay re-frames what it says.
 template <class Fields>
 void StripHopByHop(Fields& fields) {
   std::vector<std::string> named;
@@ -289,13 +291,22 @@ class HttpSession : public ProxySession {
   // Writes the request head and streams its body to the origin.
   void SendRequest() {
     if (closing_) return;
-    req_sr_.emplace(req_->get());
+    StartOutput(req_->get());
     RelayStep(true);
   }
 
+  // The head goes out with the first piece of body; chunked framing is
+  // redone around each piece when the outgoing head says chunked.
+  template <class Header>
+  void StartOutput(const Header& head) {
+    WriteHead(head, &out_head_);
+    out_head_pending_ = true;
+    out_chunked_ = head.chunked();
+  }
+
   // One step of a body relay: read what the source has (the client for the
-  // request, the origin for the response) into the body buffer, then let
-  // the serializer write it (the head first) to the other side.
+  // request, the origin for the response) into the body buffer, then write
+  // it (the head first) to the other side.
   void RelayStep(bool request) {
     if (closing_) return;
     auto& body = request ? req_->get().body() : res_->get().body();
@@ -308,6 +319,25 @@ class HttpSession : public ProxySession {
     }
     body.data = body_buf_.data();
     body.size = body_buf_.size();
+    // Body bytes that came with the head (a small response usually is all
+    // there) are parsed here rather than by a read that would only go round
+    // the io_context to find them.
+    beast::flat_buffer& buffered = request ? cbuf_ : ubuf_;
+    for (int i = 0; i < 4 && buffered.size() > 0 && body.size == body_buf_.size() && !done; ++i) {
+      beast::error_code ec;
+      std::size_t used = request ? req_->put(buffered.data(), ec) : res_->put(buffered.data(), ec);
+      buffered.consume(used);
+      if (ec == http::error::need_more || ec == http::error::need_buffer) ec = {};
+      if (ec) return request ? DoClose() : UpstreamBroken(ec);
+      done = request ? req_->is_done() : res_->is_done();
+      if (used == 0) break;
+    }
+    if (body.size != body_buf_.size() || done) {
+      body.size = body_buf_.size() - body.size;
+      body.data = body_buf_.data();
+      body.more = !done;
+      return RelayWrite(request);
+    }
     SetDeadline(std::chrono::milliseconds(options_.idle_timeout_ms));
     auto on_read = [self = Self(), request](beast::error_code ec, std::size_t) {
       if (self->closing_) return;
@@ -332,27 +362,35 @@ class HttpSession : public ProxySession {
     }
   }
 
+  // Writes what RelayStep left in the body buffer (none once the body is
+  // done), with the head if it has not gone out yet, in one gathered write.
   void RelayWrite(bool request) {
+    const auto& body = request ? req_->get().body() : res_->get().body();
+    std::size_t size = body.data != nullptr ? body.size : 0;
+    std::array<net::const_buffer, 5> out;  // copied into the write; unused ones stay empty
+    std::size_t n = 0;
+    if (out_head_pending_) out[n++] = net::buffer(out_head_);
+    if (out_chunked_ && size > 0) out[n++] = net::buffer(ChunkSizeLine(size, &chunk_line_));
+    if (size > 0) out[n++] = net::const_buffer(body.data, size);
+    if (out_chunked_ && size > 0) out[n++] = net::buffer(kChunkEnd);
+    if (out_chunked_ && !body.more) out[n++] = net::buffer(kLastChunk);
+    bool more = body.more;
     SetDeadline(std::chrono::milliseconds(options_.idle_timeout_ms));
-    auto on_write = [self = Self(), request](beast::error_code ec, std::size_t n) {
+    auto on_write = [self = Self(), request, more](beast::error_code ec, std::size_t written) {
       if (self->closing_) return;
       ec = self->Timed(ec);
-      if (ec == http::error::need_buffer) ec = {};
       if (ec) {
         if (request) return self->UpstreamBroken(ec);
         return self->DoClose();  // the client went away
       }
-      if (!request) self->bytes_ += n;
-      bool done = request ? self->req_sr_->is_done() : self->res_sr_->is_done();
-      if (!done) return self->RelayStep(request);
+      self->out_head_pending_ = false;
+      if (!request) self->bytes_ += written;
+      if (more) return self->RelayStep(request);
       if (request) return self->ReadResponseHead();
       self->ResponseDone();
     };
-    if (request) {
-      http::async_write(*upstream_, *req_sr_, std::move(on_write));
-    } else {
-      http::async_write(client_, *res_sr_, std::move(on_write));
-    }
+    Socket& to = request ? *upstream_ : client_;
+    net::async_write(to, out, std::move(on_write));
   }
 
   // A reused upstream connection the origin had closed fails on the first
@@ -435,17 +473,14 @@ class HttpSession : public ProxySession {
     res.keep_alive(response_keep_alive);
     client_keep_alive_ = response_keep_alive;
     bytes_ = 0;
-    res_sr_.emplace(res);
+    StartOutput(res);
     if (head_request_ || (res_->is_done() && !res.chunked())) {
       // No body follows (HEAD, 204, 304, or empty): the head alone.
-      SetDeadline(std::chrono::milliseconds(options_.idle_timeout_ms));
-      http::async_write_header(client_, *res_sr_, [self = Self()](beast::error_code ec, std::size_t n) {
-        if (self->closing_) return;
-        if (ec) return self->DoClose();
-        self->bytes_ += n;
-        self->ResponseDone();
-      });
-      return;
+      out_chunked_ = false;
+      auto& body = res.body();
+      body.data = nullptr;
+      body.more = false;
+      return RelayWrite(false);
     }
     RelayStep(false);
   }
@@ -455,8 +490,6 @@ class HttpSession : public ProxySession {
     LogLine("TCP_MISS", status_, bytes_, "HIER_DIRECT");
     ++served_;
     response_started_ = false;
-    res_sr_.reset();
-    req_sr_.reset();
     res_.reset();
     if (!upstream_reusable_ && upstream_) {
       beast::error_code ignored;
@@ -529,10 +562,11 @@ class HttpSession : public ProxySession {
   beast::flat_buffer cbuf_, ubuf_;
   std::optional<http::request_parser<http::buffer_body>> req_;
   std::optional<http::response_parser<http::buffer_body>> res_;
-  std::optional<http::request_serializer<http::buffer_body>> req_sr_;
-  std::optional<http::response_serializer<http::buffer_body>> res_sr_;
   std::optional<http::response<http::string_body>> page_;
   std::array<char, kBodyChunk> body_buf_{};
+  std::string out_head_;  // the head being written, serialized (capacity reused)
+  bool out_head_pending_ = false, out_chunked_ = false;
+  std::array<char, 20> chunk_line_{};
   std::string upstream_key_, connect_host_, continue_text_, tunnel_reply_;
   std::uint16_t connect_port_ = 0;
   std::uint64_t bytes_ = 0, served_ = 0;
