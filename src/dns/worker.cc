@@ -504,6 +504,10 @@ void Worker::Rep::Tick() {
   timer.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     ExpirePending(NowMs());
+    // An idle worker would otherwise keep the snapshot it last used (and,
+    // during a reload, the old index with it) until its next query.
+    snapshots.Get();
+    policy.Get();
     const AnswerCache::Stats& cs = cache.stats();
     counters.cache_entries.store(cs.entries, std::memory_order_relaxed);
     counters.cache_bytes.store(cs.bytes_used, std::memory_order_relaxed);

@@ -73,7 +73,7 @@ void ServerCore::RunThread(asio::io_context* ioc, int nice, const ThreadWrapper&
     }
   };
   if (wrapper) {
-    wrapper(run_loop);
+    wrapper(*ioc, run_loop);
   } else {
     run_loop();
   }

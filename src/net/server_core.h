@@ -50,9 +50,10 @@ class ServerCore {
   // Stop: how long connections get to wind down before the threads are stopped.
   static constexpr std::chrono::milliseconds kStopGrace{2000};
 
-  // Each worker thread calls `run_loop` through this (e.g. to set thread-local
-  // state around it); by default it just calls it.
-  using ThreadWrapper = std::function<void(const std::function<void()>& run_loop)>;
+  // Each worker thread calls `run_loop` (which runs `ioc`, the thread's
+  // io_context) through this, e.g. to set thread-local state around it; by
+  // default it just calls it.
+  using ThreadWrapper = std::function<void(boost::asio::io_context& ioc, const std::function<void()>& run_loop)>;
 
   // `concurrency_hint`: the io_context's. `what`: the log prefix of an
   // exception escaping a handler ("proxy: unexpected exception").

@@ -1,6 +1,8 @@
 #include "proxy/proxy_context.h"
 
 #include <array>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
 
 #include "proxy/upstream_pool.h"
 
@@ -9,6 +11,8 @@ namespace saring::proxy {
 namespace net = boost::asio;
 
 namespace {
+
+constexpr auto kReaderRefresh = std::chrono::milliseconds(50);
 
 // The calling proxy thread's reader (each proxy thread sets it once).
 thread_local SnapshotReader* t_reader = nullptr;
@@ -39,12 +43,25 @@ const Snapshot* ProxyContext::CurrentSnapshot() const {
 
 UpstreamPool* ThreadPool() { return t_pool; }
 
-void ProxyContext::RunWithReader(const std::function<void()>& run_loop) const {
+void ProxyContext::RunWithReader(net::io_context& ioc, const std::function<void()>& run_loop) const {
   SnapshotReader reader(snapshots_);
   UpstreamPool pool;  // its sockets close before the thread's io_context goes
   t_reader = &reader;
   t_reader_of = snapshots_;
   t_pool = &pool;
+  // An idle thread would otherwise keep the snapshot it last used (and,
+  // during a reload, the old index with it) until its next request. The
+  // tick stops once the core stops, so the thread can run out of work.
+  net::steady_timer refresh(ioc);
+  std::function<void()> tick = [&] {
+    refresh.expires_after(kReaderRefresh);
+    refresh.async_wait([&](const boost::system::error_code& ec) {
+      if (ec || core_->Stopping()) return;
+      reader.Get();
+      tick();
+    });
+  };
+  tick();
   run_loop();
   t_pool = nullptr;
   t_reader = nullptr;

@@ -55,8 +55,10 @@ class ProxyContext {
   // the first publish.
   const Snapshot* CurrentSnapshot() const;
   // Installs the calling thread's snapshot reader and idle-upstream pool
-  // (upstream_pool.h) around `run_loop`.
-  void RunWithReader(const std::function<void()>& run_loop) const;
+  // (upstream_pool.h) around `run_loop`, and refreshes the reader on `ioc`
+  // (the thread's context) every 50 ms, so an idle thread lets go of an old
+  // snapshot.
+  void RunWithReader(boost::asio::io_context& ioc, const std::function<void()>& run_loop) const;
 
   bool ClientAllowed(const boost::asio::ip::address& client) const;
   // Index into stats().zones for a client (the last one: "other").

@@ -203,7 +203,9 @@ Status ProxyServer::Start(const ProxyOptions& options, const SnapshotPublisher* 
   for (auto& l : impl->listeners) impl->Accept(*l);
   const ProxyContext* context = &impl->context;
   impl->core->StartThreads(options.threads, 0,
-                           [context](const std::function<void()>& run_loop) { context->RunWithReader(run_loop); });
+                           [context](net::io_context& ioc, const std::function<void()>& run_loop) {
+                             context->RunWithReader(ioc, run_loop);
+                           });
   out->reset(new ProxyServer(std::move(impl)));
   return Status::OK();
 }

@@ -223,5 +223,38 @@ TEST(DnsServerStatsTest, TopBlockedUpstreamsAndCache) {
   EXPECT_EQ(Find(c.top_blocked_rules, "^ads[0-9]+\\.")->count, 3u);
 }
 
+// A worker that goes idle after a reload must not keep the snapshot it last
+// used: during a reload that snapshot holds the whole old index, so an idle
+// worker would double saringd's memory until its next query.
+TEST(DnsServerStatsTest, IdleWorkerLetsGoOfAnOldSnapshot) {
+  testing::TempDir dir;
+  EngineOptions options;
+  options.db_dir = dir.Sub("db");
+  std::unique_ptr<Engine> engine;
+  ASSERT_TRUE(Engine::Open(options, &engine).ok());
+  Rule domain;
+  domain.value = "blocked.example";
+  domain.source = "city";
+  ASSERT_TRUE(engine->AddRules({domain}, ChangeContext{}).ok());
+
+  ServerConfig config;
+  config.workers = 1;
+  int port = testing::FreePort();
+  config.dns_listen = {{"127.0.0.1", static_cast<std::uint16_t>(port)}};
+  config.upstreams = {{"127.0.0.1", static_cast<std::uint16_t>(testing::FreePort())}};
+  ASSERT_TRUE(FinishServerConfig(&config).ok());
+  std::unique_ptr<DnsServer> dns;
+  ASSERT_TRUE(DnsServer::Start(config, &engine->publisher(), &dns).ok());
+  EXPECT_EQ(Ask(port, "blocked.example", 1), 3);  // the worker now holds this snapshot
+
+  std::weak_ptr<const Snapshot> old = engine->publisher().Current();
+  domain.value = "other.example";
+  ASSERT_TRUE(engine->AddRules({domain}, ChangeContext{}).ok());  // publishes a new one
+  auto deadline = std::chrono::steady_clock::now() + 3s;
+  while (!old.expired() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  EXPECT_TRUE(old.expired()) << "the idle worker still holds the old snapshot";
+  EXPECT_EQ(Ask(port, "other.example", 2), 3);
+}
+
 }  // namespace
 }  // namespace saring

@@ -280,6 +280,57 @@ TEST_F(ProxyServerTest, ClientOutsideAllowListIs403) {
   EXPECT_EQ(origin_.Requests("/ok"), 0);
 }
 
+// Every way a session ends (served and closed by the client, block page,
+// 502, a tunnel, a refused request) must free its slot at once: the session
+// watchdog's pending wait holds the session, so a missed cancel would keep
+// it (and its connection slot) until the idle timeout.
+TEST_F(ProxyServerTest, EndedSessionsFreeTheirConnectionSlots) {
+  ProxyOptions po = BaseOptions();
+  Subnet loop;
+  ASSERT_TRUE(ParseSubnet("127.0.0.0/8", &loop).ok());
+  po.allow_clients = {loop};
+  po.max_connections = 2;
+  po.idle_timeout_ms = 60000;
+  std::unique_ptr<ProxyServer> small;
+  ASSERT_TRUE(ProxyServer::Start(po, &engine_->publisher(), &small).ok());
+  std::uint16_t port = small->ports().listen;
+  // A slot is freed just after the client sees its connection end, so a
+  // 503 is retried for a moment; a kept session would fail every retry.
+  auto code_of = [&](std::vector<std::string> args) {
+    std::string out;
+    for (int attempt = 0; attempt < 20; ++attempt) {
+      out = Curl(args, port).out;
+      if (out.find("@@503") == std::string::npos) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return out.substr(out.rfind("@@") == std::string::npos ? 0 : out.rfind("@@"));
+  };
+  std::string tls_url = "https://localhost:" + std::to_string(tls_origin_.port()) + "/secure";
+  for (int round = 0; round < 3; ++round) {
+    EXPECT_EQ(code_of({OriginUrl("/ok")}).substr(0, 5), "@@200");
+    EXPECT_EQ(code_of({"http://blocked.test/x"}).substr(0, 5), "@@403");
+    EXPECT_EQ(code_of({"http://origin.test:" + std::to_string(DeadPort()) + "/"}).substr(0, 5), "@@502");
+    EXPECT_EQ(code_of({"--cacert", cert_.cert_file, tls_url}).substr(0, 5), "@@200");
+    EXPECT_EQ(RawExchange(port, "GET /ok HTTP/1.1\r\nHost: origin.test\r\n\r\n").rfind("HTTP/1.1 400", 0), 0u);
+  }
+}
+
+// As for DNS workers: a proxy thread with no traffic after a reload must let
+// go of the old snapshot (and the old index with it) by itself.
+TEST_F(ProxyServerTest, IdleThreadsLetGoOfAnOldSnapshot) {
+  for (int i = 0; i < 4; ++i) ASSERT_NE(Curl({OriginUrl("/ok")}).out.find("@@200"), std::string::npos);
+  std::weak_ptr<const Snapshot> old = engine_->publisher().Current();
+  Rule more;
+  more.value = "later.test";
+  more.source = "city";
+  ASSERT_TRUE(engine_->AddRules({more}, ctx_).ok());
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (!old.expired() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(old.expired()) << "an idle proxy thread still holds the old snapshot";
+}
+
 TEST_F(ProxyServerTest, UpstreamConnectionIsReused) {
   origin_.ResetCounts();
   auto r = Curl({OriginUrl("/ok"), OriginUrl("/second"), OriginUrl("/ok")});
