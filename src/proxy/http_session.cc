@@ -247,9 +247,16 @@ class HttpSession : public ProxySession {
         self->SendRequest();
       });
     };
+    // The session's own connection is reused unchecked: a bodiless request
+    // is retried if the origin had closed it. One with a body cannot be
+    // (part of the body may be gone), so it checks first, as the pool does.
     if (upstream_ && upstream_->is_open() && key == upstream_key_) {
-      reused_ = true;
-      return send();
+      if (!request_has_body_ || StillIdle(upstream_->native_handle())) {
+        reused_ = true;
+        return send();
+      }
+      upstream_.reset();  // the origin closed it meanwhile
+      upstream_key_.clear();
     }
     ParkUpstream();  // kept for its origin, which this request does not go to
     upstream_key_ = key;

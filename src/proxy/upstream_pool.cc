@@ -6,16 +6,11 @@
 
 namespace saring::proxy {
 
-namespace {
-
-// Open, and nothing unread: a peek finds no data and no end of stream.
 bool StillIdle(int fd) {
   char byte;
   ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
-
-}  // namespace
 
 void UpstreamPool::DropExpired(std::chrono::steady_clock::time_point now) {
   std::size_t expired = 0;

@@ -45,6 +45,10 @@ class UpstreamPool {
   std::vector<std::unique_ptr<Idle>> idle_;  // oldest first
 };
 
+// Open, and nothing unread: a peek finds no data and no end of stream (one
+// syscall). A connection the origin closed while idle fails this.
+bool StillIdle(int fd);
+
 // The calling proxy thread's pool (set up by ProxyContext::RunWithReader);
 // null on any other thread.
 UpstreamPool* ThreadPool();

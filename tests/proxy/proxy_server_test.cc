@@ -16,6 +16,11 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+
 #include "saring/engine.h"
 #include "testing/http_origin.h"
 #include "testing/self_signed_cert.h"
@@ -372,6 +377,45 @@ TEST_F(ProxyServerTest, OriginClosingAfterEachAnswerGetsFreshConnections) {
   EXPECT_EQ(r.out.find("@@502"), std::string::npos) << r.out;
   EXPECT_EQ(origin_.TotalRequests(), 2);
   EXPECT_EQ(origin_.Connections(), 2);
+}
+
+// An origin that closes a kept-alive connection right after answering, without
+// saying so: the next bodiless request on the same client connection is
+// retried on a fresh upstream connection; one with a body finds the closed
+// connection before sending anything. Neither gets a 502.
+TEST_F(ProxyServerTest, OriginClosingSilentlyIsRetriedOrAvoided) {
+  OriginResponse gone = OriginResponse::Ok("answered, then closed");
+  gone.close_after = true;
+  origin_.Route("/gone", gone);
+  origin_.Route("/post", OriginResponse::Ok("posted"));
+  origin_.ResetCounts();
+
+  namespace asio = boost::asio;
+  namespace http = boost::beast::http;
+  asio::io_context io;
+  asio::ip::tcp::socket client(io);
+  client.connect({asio::ip::make_address("127.0.0.1"), proxy_->ports().listen});
+  boost::beast::flat_buffer buffer;
+  auto exchange = [&](http::verb method, const std::string& path, const std::string& body) {
+    http::request<http::string_body> req(method, OriginUrl(path), 11);
+    req.set(http::field::host, "origin.test:" + std::to_string(origin_.port()));
+    req.body() = body;
+    req.prepare_payload();
+    http::write(client, req);
+    http::response<http::string_body> res;
+    http::read(client, buffer, res);
+    return std::to_string(res.result_int()) + " " + res.body();
+  };
+  EXPECT_EQ(exchange(http::verb::get, "/gone", ""), "200 answered, then closed");
+  EXPECT_EQ(exchange(http::verb::get, "/gone", ""), "200 answered, then closed");  // retried
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the origin's FIN is in
+  EXPECT_EQ(exchange(http::verb::post, "/post", "a=1"), "200 posted");  // checked first
+  EXPECT_EQ(origin_.TotalRequests(), 3);
+  EXPECT_EQ(origin_.Connections(), 3);
+  auto last = origin_.LastRequest("/post");
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(last->body, "a=1");
+  EXPECT_EQ(proxy_->counters().upstream_errors, 0u);
 }
 
 TEST_F(ProxyServerTest, ChunkedUploadIsStreamedIntact) {

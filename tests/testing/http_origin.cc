@@ -79,6 +79,7 @@ struct Wire {
   bool keep_alive = true;
   bool truncate = false;
   bool stall = false;
+  bool close_after = false;
   int delay_ms = 0;
 };
 
@@ -93,6 +94,7 @@ Wire Encode(const HttpRequest& req, const HttpResponse& in) {
   HttpResponse r = in;
   Wire w;
   w.delay_ms = r.delay_ms;
+  w.close_after = r.close_after;
   w.keep_alive = Lower(req.Header("connection")) != "close";
   bool not_modified = (!r.etag.empty() && EtagMatches(req.Header("if-none-match"), r.etag)) ||
                       (!r.last_modified.empty() && req.Header("if-modified-since") == r.last_modified);
@@ -277,7 +279,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   void OnWritten() {
-    if (wire_.truncate) return Close();  // abrupt: the promised body never completes
+    if (wire_.truncate || wire_.close_after) return Close();  // abrupt, unannounced
     if (wire_.stall) return Drain();
     if (wire_.keep_alive) return Read();
     beast::error_code ec;

@@ -63,6 +63,9 @@ struct HttpResponse {
   std::optional<std::size_t> stall_after;
   // Wait this long before answering (the connection stays open meanwhile).
   int delay_ms = 0;
+  // After the whole answer, close the connection without having said so (no
+  // Connection: close): an origin whose keep-alive timeout ends just then.
+  bool close_after = false;
 
   static HttpResponse Ok(std::string body, std::string content_type = "text/plain");
   static HttpResponse Code(int status, std::string body = "");
