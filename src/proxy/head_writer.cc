@@ -2,53 +2,45 @@
 
 namespace saring::proxy {
 
-namespace http = boost::beast::http;
+namespace head_writer_internal {
 
 namespace {
 
-void Append(std::string* out, boost::beast::string_view s) { out->append(s.data(), s.size()); }
-
-void AppendVersion(std::string* out, unsigned version) {
+void AppendVersion(unsigned version, std::string* out) {
   out->append("HTTP/");
   out->push_back(static_cast<char>('0' + version / 10));
   out->push_back('.');
   out->push_back(static_cast<char>('0' + version % 10));
 }
 
-void AppendFields(std::string* out, const http::fields& fields) {
-  for (const auto& field : fields) {
-    Append(out, field.name_string());
-    out->append(": ");
-    Append(out, field.value());
-    out->append("\r\n");
-  }
-  out->append("\r\n");
-}
-
 }  // namespace
 
-void WriteHead(const http::request_header<>& head, std::string* out) {
-  out->clear();
-  Append(out, head.method_string());
+void AppendStartLine(std::string_view method, std::string_view target, unsigned version, std::string* out) {
+  out->append(method);
   out->push_back(' ');
-  Append(out, head.target());
+  out->append(target);
   out->push_back(' ');
-  AppendVersion(out, head.version());
+  AppendVersion(version, out);
   out->append("\r\n");
-  AppendFields(out, head);
 }
 
-void WriteHead(const http::response_header<>& head, std::string* out) {
-  out->clear();
-  AppendVersion(out, head.version());
-  unsigned status = head.result_int();
+void AppendStatusLine(unsigned version, unsigned status, std::string_view reason, std::string* out) {
+  AppendVersion(version, out);
   char code[5] = {' ', static_cast<char>('0' + status / 100 % 10), static_cast<char>('0' + status / 10 % 10),
                   static_cast<char>('0' + status % 10), ' '};
   out->append(code, sizeof code);
-  Append(out, head.reason());
+  out->append(reason);
   out->append("\r\n");
-  AppendFields(out, head);
 }
+
+void AppendField(std::string_view name, std::string_view value, std::string* out) {
+  out->append(name);
+  out->append(": ");
+  out->append(value);
+  out->append("\r\n");
+}
+
+}  // namespace head_writer_internal
 
 std::string_view ChunkSizeLine(std::size_t size, std::array<char, 20>* scratch) {
   static constexpr char kHex[] = "0123456789abcdef";

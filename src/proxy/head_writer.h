@@ -18,9 +18,36 @@
 
 namespace saring::proxy {
 
-// Replaces `out` with the serialized head.
-void WriteHead(const boost::beast::http::request_header<>& head, std::string* out);
-void WriteHead(const boost::beast::http::response_header<>& head, std::string* out);
+namespace head_writer_internal {
+void AppendStartLine(std::string_view method, std::string_view target, unsigned version, std::string* out);
+void AppendStatusLine(unsigned version, unsigned status, std::string_view reason, std::string* out);
+void AppendField(std::string_view name, std::string_view value, std::string* out);
+}  // namespace head_writer_internal
+
+// Replaces `out` with the serialized head (any fields allocator).
+template <class Fields>
+void WriteHead(const boost::beast::http::header<true, Fields>& head, std::string* out) {
+  out->clear();
+  head_writer_internal::AppendStartLine({head.method_string().data(), head.method_string().size()},
+                                        {head.target().data(), head.target().size()}, head.version(), out);
+  for (const auto& field : head) {
+    head_writer_internal::AppendField({field.name_string().data(), field.name_string().size()},
+                                      {field.value().data(), field.value().size()}, out);
+  }
+  out->append("\r\n");
+}
+
+template <class Fields>
+void WriteHead(const boost::beast::http::header<false, Fields>& head, std::string* out) {
+  out->clear();
+  head_writer_internal::AppendStatusLine(head.version(), head.result_int(),
+                                         {head.reason().data(), head.reason().size()}, out);
+  for (const auto& field : head) {
+    head_writer_internal::AppendField({field.name_string().data(), field.name_string().size()},
+                                      {field.value().data(), field.value().size()}, out);
+  }
+  out->append("\r\n");
+}
 
 // "<size in hex>\r\n", the line before a chunk of `size` (> 0) bytes, in `scratch`.
 std::string_view ChunkSizeLine(std::size_t size, std::array<char, 20>* scratch);

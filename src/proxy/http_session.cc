@@ -7,6 +7,7 @@
 #include <boost/beast/http.hpp>
 #include <array>
 #include <limits>
+#include <memory_resource>
 #include <optional>
 
 #include "core/ascii.h"
@@ -26,6 +27,8 @@ namespace {
 
 constexpr auto kPageWriteTimeout = std::chrono::milliseconds(5000);
 constexpr std::size_t kBodyChunk = 16384;
+constexpr std::size_t kFieldsArena = 4096;  // a usual request and response head; more goes to the heap
+using FieldsAllocator = std::pmr::polymorphic_allocator<char>;
 constexpr std::uint32_t kMaxResponseHeader = 64u << 10;
 // Bodies are streamed, so no limit of ours. (Not boost::none: Boost 1.74's
 // parser compares a Content-Length with the optional itself, and anything
@@ -47,11 +50,26 @@ std::string_view QueryParam(std::string_view query, std::string_view key) {
   return {};
 }
 
+// "host:port" into *out (replacing it), without a temporary.
+void AppendAuthority(std::string_view host, std::uint16_t port, std::string* out) {
+  char digits[5];
+  char* end = digits + sizeof digits;
+  char* p = end;
+  do {
+    *--p = static_cast<char>('0' + port % 10);
+    port /= 10;
+  } while (port != 0);
+  out->assign(host);
+  out->push_back(':');
+  out->append(p, end);
+}
+
 // Hop-by-hop fields (RFC 9110 §7.6.1) and those the Connection field names.
-// Transfer-Encoding stays: the relay re-frames what it says.
+// Transfer-Encoding stays: the relay re-frames what it says. `named` is
+// scratch space the caller keeps.
 template <class Fields>
-void StripHopByHop(Fields& fields) {
-  std::vector<std::string> named;
+void StripHopByHop(Fields& fields, std::vector<std::string>& named) {
+  named.clear();
   for (auto it = fields.find(http::field::connection); it != fields.end() && it->name() == http::field::connection;
        ++it) {
     for (auto token : http::token_list(it->value())) {
@@ -92,7 +110,10 @@ class HttpSession : public ProxySession {
 
   void ReadHead(int timeout_ms) {
     if (closing_) return;
-    req_.emplace();
+    res_.reset();
+    req_.reset();
+    fields_arena_.release();
+    req_.emplace(std::piecewise_construct, std::make_tuple(), std::make_tuple(FieldsAllocator(&fields_arena_)));
     req_->header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
     req_->body_limit(kNoBodyLimit);  // streamed: no limit of ours
     SetDeadline(std::chrono::milliseconds(timeout_ms));
@@ -125,8 +146,8 @@ class HttpSession : public ProxySession {
       return Refuse(400, "Bad Request", "Malformed request: " + ec.message());
     }
     auto& req = req_->get();
-    method_ = std::string(Std(req.method_string()));
-    url_ = std::string(Std(req.target()));
+    method_.assign(Std(req.method_string()));
+    url_.assign(Std(req.target()));
     if (denied_) {
       return SendPage(403, RenderErrorPage(403, "Forbidden", "This proxy does not serve your address."), false,
                       "TCP_DENIED");
@@ -144,8 +165,9 @@ class HttpSession : public ProxySession {
     head.content_length_fields = static_cast<int>(req.count(http::field::content_length));
     head.transfer_encoding_fields = static_cast<int>(req.count(http::field::transfer_encoding));
     head.original_host = original_host_;
-    RequestDecision d = DecideRequest(head, listener_, ctx_->CurrentSnapshot(), options_.connect_ports);
-    if (!d.url.empty()) url_ = d.url;
+    RequestDecision& d = decision_;
+    DecideRequest(head, listener_, ctx_->CurrentSnapshot(), options_.connect_ports, &d);
+    if (!d.url.empty()) url_.assign(d.url);
     auto& stats = ctx_->stats();
     switch (d.kind) {
       case RequestDecision::Kind::kRefuse:
@@ -176,7 +198,7 @@ class HttpSession : public ProxySession {
       case RequestDecision::Kind::kTunnel:
         stats.requests.fetch_add(1, std::memory_order_relaxed);
         ctx_->Count(zone_, false);
-        return OnConnect(std::move(d));
+        return OnConnect(d);
       case RequestDecision::Kind::kForward:
         break;
     }
@@ -189,7 +211,7 @@ class HttpSession : public ProxySession {
                                           " is not blocked (any more): reload the page in a minute."),
                       client_keep_alive_, "TCP_MISS");
     }
-    Forward(std::move(d));
+    Forward(d);
   }
 
   static std::string_view StatusTitle(int status) {
@@ -204,7 +226,7 @@ class HttpSession : public ProxySession {
 
   // ---- forwarding ----
 
-  void Forward(RequestDecision d) {
+  void Forward(const RequestDecision& d) {
     auto& req = req_->get();
     // Rewrite the head for the origin: origin-form target, one Host, no
     // hop-by-hop fields, our Via; the body's framing is kept.
@@ -214,9 +236,12 @@ class HttpSession : public ProxySession {
     bool absolute = !Std(req.target()).starts_with("/");
     req.target(d.origin_target);
     if (listener_ == ListenerKind::kExplicit || absolute) {
-      std::string host = d.host;
-      if (d.port != 80) host += ":" + std::to_string(d.port);
-      req.set(http::field::host, host);
+      if (d.port == 80) {
+        req.set(http::field::host, d.host);
+      } else {
+        AppendAuthority(d.host, d.port, &scratch_);
+        req.set(http::field::host, scratch_);
+      }
     }
     bool expect_continue = false;
     auto expect = req.find(http::field::expect);
@@ -224,19 +249,22 @@ class HttpSession : public ProxySession {
       expect_continue = EqualsIgnoreCase(Std(expect->value()), "100-continue");
       req.erase(http::field::expect);  // answered here
     }
-    StripHopByHop(req);
+    StripHopByHop(req, named_scratch_);
     req.set(http::field::via, options_.via);
     req.keep_alive(true);
     head_request_ = req.method() == http::verb::head;
     request_has_body_ = !req_->is_done();
 
-    std::string key;
+    std::string& key = scratch_;
     tcp::endpoint direct;
     if (listener_ == ListenerKind::kTransparentHttp) {
       direct = original_;
-      key = "=" + original_.address().to_string() + ":" + std::to_string(original_.port());
+      if (transparent_key_.empty()) {  // the session's one destination
+        AppendAuthority("=" + original_.address().to_string(), original_.port(), &transparent_key_);
+      }
+      key = transparent_key_;
     } else {
-      key = d.host + ":" + std::to_string(d.port);
+      AppendAuthority(d.host, d.port, &key);
     }
     auto send = [self = Self(), expect_continue] {
       if (!expect_continue) return self->SendRequest();
@@ -436,7 +464,7 @@ class HttpSession : public ProxySession {
 
   void ReadResponseHead() {
     if (closing_) return;
-    res_.emplace();
+    res_.emplace(std::piecewise_construct, std::make_tuple(), std::make_tuple(FieldsAllocator(&fields_arena_)));
     res_->header_limit(kMaxResponseHeader);
     res_->body_limit(kNoBodyLimit);
     if (head_request_) res_->skip(true);
@@ -460,11 +488,11 @@ class HttpSession : public ProxySession {
   void RelayResponse() {
     auto& res = res_->get();
     upstream_reusable_ = res_->keep_alive() && !res_->need_eof();
-    StripHopByHop(res);
+    StripHopByHop(res, named_scratch_);
     res.set(http::field::via, options_.via);
     res.version(11);
     status_ = res.result_int();
-    type_ = std::string(Std(res[http::field::content_type]));
+    type_.assign(Std(res[http::field::content_type]));
     bool response_keep_alive = client_keep_alive_;
     bool has_body = !head_request_ && !res_->is_done();
     if (has_body && !res_->chunked() && !res_->content_length()) {
@@ -510,7 +538,7 @@ class HttpSession : public ProxySession {
 
   // ---- CONNECT ----
 
-  void OnConnect(RequestDecision d) {
+  void OnConnect(const RequestDecision& d) {
     std::string host = d.host;
     std::string early = cbuf_.size() > 0 ? beast::buffers_to_string(cbuf_.data()) : std::string();
     cbuf_.consume(cbuf_.size());
@@ -567,8 +595,15 @@ class HttpSession : public ProxySession {
   const tcp::endpoint original_;
   std::string original_host_;
   beast::flat_buffer cbuf_, ubuf_;
-  std::optional<http::request_parser<http::buffer_body>> req_;
-  std::optional<http::response_parser<http::buffer_body>> res_;
+  // The two heads' fields live in a per-request arena (released when the
+  // next request head is read): no heap allocation for a usual head.
+  std::array<std::byte, kFieldsArena> fields_arena_buffer_;
+  std::pmr::monotonic_buffer_resource fields_arena_{fields_arena_buffer_.data(), fields_arena_buffer_.size()};
+  std::optional<http::request_parser<http::buffer_body, FieldsAllocator>> req_;
+  std::optional<http::response_parser<http::buffer_body, FieldsAllocator>> res_;
+  RequestDecision decision_;  // the current request's (kept for its strings' capacity)
+  std::string scratch_, transparent_key_;
+  std::vector<std::string> named_scratch_;
   std::optional<http::response<http::string_body>> page_;
   std::array<char, kBodyChunk> body_buf_{};
   std::string out_head_;  // the head being written, serialized (capacity reused)

@@ -58,6 +58,8 @@ struct RequestDecision {
   Verdict verdict;
   std::string rule;             // kBlock: the deciding rule's text (a copy)
   std::uint64_t serial = 0;     // the snapshot that decided
+
+  NormalizedUrl scratch;        // DecideRequest's working space (kept for its capacity)
 };
 
 // Decides on `head`. `snapshot` null (no rules loaded yet) → kRefuse 503
@@ -68,16 +70,19 @@ struct RequestDecision {
 // repeated Transfer-Encoding/Content-Length fields; 400 on the explicit
 // listener for origin-form; 501 for https:// targets (those go through
 // CONNECT) and for CONNECT on a transparent listener.
-RequestDecision DecideRequest(const RequestHead& head, ListenerKind listener, const Snapshot* snapshot,
-                              std::span<const std::uint16_t> connect_ports);
+// Writes into `*d`, replacing all of it but reusing its strings' capacity: a
+// session keeps one decision for all its requests, so deciding allocates
+// nothing once the strings have grown to its requests' size.
+void DecideRequest(const RequestHead& head, ListenerKind listener, const Snapshot* snapshot,
+                   std::span<const std::uint16_t> connect_ports, RequestDecision* d);
 
 // Splits CONNECT's authority-form "host:port" / "[v6]:port" and normalizes the
 // host (NormalizeDomain, or an IP literal); false if malformed.
 bool ParseConnectTarget(std::string_view target, std::string* host, std::uint16_t* port);
 
 // The origin-form target ("/p?q") of an absolute-form one, fragment dropped;
-// an origin-form target is returned unchanged (fragment dropped).
-std::string OriginFormTarget(std::string_view target);
+// an origin-form target is kept as it is (fragment dropped). Replaces *out.
+void OriginFormTarget(std::string_view target, std::string* out);
 
 }  // namespace saring::proxy
 

@@ -129,7 +129,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::string host;
     std::uint16_t port = 0;
     if (ParseConnectTarget(input, &host, &port)) Check(!host.empty() && port != 0, "CONNECT target");
-    std::string origin = OriginFormTarget(input);
+    std::string origin = "left over";
+    OriginFormTarget(input, &origin);
     Check(!origin.empty() && origin.find('#') == std::string::npos, "origin-form has no fragment");
   }
 
@@ -157,13 +158,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   head.transfer_encoding_fields = static_cast<int>(req.count(boost::beast::http::field::transfer_encoding));
   head.original_host = "10.1.2.3";
   const saring::Snapshot* snapshot = rules->reader->Get();
+  // A session decides every request into the same RequestDecision: nothing
+  // of an earlier input's decision may show in a later one's.
+  static RequestDecision reused;
   for (ListenerKind listener : {ListenerKind::kExplicit, ListenerKind::kTransparentHttp, ListenerKind::kBlockPage}) {
-    RequestDecision d = DecideRequest(head, listener, snapshot, kConnectPorts);
+    RequestDecision d;
+    DecideRequest(head, listener, snapshot, kConnectPorts, &d);
     CheckDecision(head, listener, d);
-    RequestDecision again = DecideRequest(head, listener, snapshot, kConnectPorts);
-    Check(again.kind == d.kind && again.status == d.status && again.url == d.url, "deterministic");
+    DecideRequest(head, listener, snapshot, kConnectPorts, &reused);
+    Check(reused.kind == d.kind && reused.status == d.status && reused.reason == d.reason && reused.host == d.host &&
+              reused.port == d.port && reused.url == d.url && reused.origin_target == d.origin_target &&
+              reused.query == d.query && reused.rule == d.rule && reused.serial == d.serial &&
+              reused.verdict.class_id == d.verdict.class_id,
+          "deterministic, and a reused decision equals a fresh one");
   }
-  Check(DecideRequest(head, ListenerKind::kExplicit, nullptr, kConnectPorts).kind == RequestDecision::Kind::kRefuse,
-        "no snapshot: refused");
+  RequestDecision unloaded;
+  DecideRequest(head, ListenerKind::kExplicit, nullptr, kConnectPorts, &unloaded);
+  Check(unloaded.kind == RequestDecision::Kind::kRefuse, "no snapshot: refused");
   return 0;
 }
