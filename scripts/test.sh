@@ -3,8 +3,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The integration tests start real servers and clients: unbound, dig, kdig, dnsperf,
-# curl, openssl, headless Chromium, and nftables in network namespaces they create.
-scripts/install-deps.sh unbound dnsutils knot-dnsutils dnsperf curl openssl iproute2 nftables chromium
+# curl, openssl, headless Chromium, a WebSocket origin (python3-websockets), and
+# nftables in network namespaces they create.
+scripts/install-deps.sh unbound dnsutils knot-dnsutils dnsperf curl openssl iproute2 nftables chromium \
+  python3-websockets
 scripts/build.sh
 cd build
 ctest --output-on-failure -j"$(nproc)" --timeout 600

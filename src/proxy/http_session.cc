@@ -156,6 +156,7 @@ class HttpSession : public ProxySession {
     auto pc = req.find(http::field::proxy_connection);
     if (pc != req.end() && EqualsIgnoreCase(Std(pc->value()), "close")) client_keep_alive_ = false;
     client_http10_ = req.version() < 11;
+    upgrade_ = WebSocketUpgrade(req, *req_);
 
     RequestHead head;
     head.method = Std(req.method_string());
@@ -252,6 +253,10 @@ class HttpSession : public ProxySession {
     StripHopByHop(req, named_scratch_);
     req.set(http::field::via, options_.via);
     req.keep_alive(true);
+    if (upgrade_) {  // asked for again, hop by hop
+      req.set(http::field::connection, "Upgrade");
+      req.set(http::field::upgrade, "websocket");
+    }
     head_request_ = req.method() == http::verb::head;
     request_has_body_ = !req_->is_done();
 
@@ -476,8 +481,12 @@ class HttpSession : public ProxySession {
       auto& res = self->res_->get();
       int status = res.result_int();
       if (status >= 100 && status < 200) {
-        // Interim answers are dropped (Expect was answered here; Upgrade is not forwarded).
-        if (status == 101) return self->UpstreamFailed(http::error::bad_version);
+        // Interim answers are dropped (Expect was answered here); a 101 only
+        // answers a WebSocket upgrade this proxy asked for.
+        if (status == 101) {
+          if (self->upgrade_ && self->IsWebSocket(res)) return self->Upgraded();
+          return self->UpstreamFailed(http::error::bad_version);
+        }
         return self->ReadResponseHead();
       }
       self->response_started_ = true;
@@ -534,6 +543,57 @@ class HttpSession : public ProxySession {
     }
     if (!client_keep_alive_) return GracefulClose();
     ReadHead(options_.idle_timeout_ms);
+  }
+
+  // ---- WebSocket upgrade ----
+
+  // A client's WebSocket handshake (RFC 6455 §4.1): GET, HTTP/1.1, no body,
+  // Upgrade naming websocket and Connection naming upgrade. Other upgrades
+  // (h2c, TLS) are dropped with the other hop-by-hop fields, so the origin
+  // answers the plain request.
+  template <class Request, class Parser>
+  static bool WebSocketUpgrade(const Request& req, const Parser& parser) {
+    if (req.method() != http::verb::get || req.version() != 11 || !parser.is_done()) return false;
+    if (!IsWebSocket(req)) return false;
+    for (auto it = req.find(http::field::connection); it != req.end() && it->name() == http::field::connection;
+         ++it) {
+      for (auto token : http::token_list(it->value())) {
+        if (EqualsIgnoreCase(Std(token), "upgrade")) return true;
+      }
+    }
+    return false;
+  }
+
+  template <class Fields>
+  static bool IsWebSocket(const Fields& fields) {
+    return EqualsIgnoreCase(Std(fields[http::field::upgrade]), "websocket");
+  }
+
+  // The origin switched protocols: its 101 goes to the client with whatever
+  // of the new protocol came with it, then the two connections are spliced
+  // like a CONNECT tunnel (the handshake's URL was what the rules judged).
+  void Upgraded() {
+    auto& res = res_->get();
+    response_started_ = true;
+    StripHopByHop(res, named_scratch_);
+    res.set(http::field::via, options_.via);
+    res.set(http::field::connection, "Upgrade");
+    res.set(http::field::upgrade, "websocket");
+    WriteHead(res, &out_head_);
+    if (ubuf_.size() > 0) {
+      out_head_.append(static_cast<const char*>(ubuf_.data().data()), ubuf_.size());
+      ubuf_.consume(ubuf_.size());
+    }
+    hello_.assign(static_cast<const char*>(cbuf_.data().data()), cbuf_.size());  // sent early by the client
+    cbuf_.consume(cbuf_.size());
+    upstream_key_.clear();  // never back to the pool
+    ctx_->stats().tunnels.fetch_add(1, std::memory_order_relaxed);
+    SetDeadline(std::chrono::milliseconds(options_.idle_timeout_ms));
+    net::async_write(client_, net::buffer(out_head_), [self = Self()](beast::error_code ec, std::size_t) {
+      if (self->closing_) return;
+      if (ec) return self->DoClose();
+      self->StartSplice(101);
+    });
   }
 
   // ---- CONNECT ----
@@ -616,6 +676,7 @@ class HttpSession : public ProxySession {
   bool client_keep_alive_ = false, client_http10_ = false;
   bool head_request_ = false, request_has_body_ = false;
   bool reused_ = false, response_started_ = false, upstream_reusable_ = false;
+  bool upgrade_ = false;  // the current request is a WebSocket handshake
 };
 
 class TlsSession : public ProxySession {

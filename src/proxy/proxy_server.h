@@ -73,7 +73,7 @@ struct ProxyCounters {
   std::uint64_t requests = 0;         // HTTP requests and CONNECTs/TLS connections decided
   std::uint64_t blocked = 0;          // refused by a rule (block page or TLS alert)
   std::uint64_t forwarded = 0;        // plain-HTTP requests forwarded
-  std::uint64_t tunnels = 0;          // tunnels spliced (CONNECT and transparent TLS)
+  std::uint64_t tunnels = 0;          // tunnels spliced (CONNECT, transparent TLS, WebSocket upgrades)
   std::uint64_t sni_refused = 0;      // TLS refused for no SNI / SNI mismatch / not TLS
   std::uint64_t denied_clients = 0;   // connections from outside allow_clients
   std::uint64_t bad_requests = 0;     // refused as malformed (4xx of the proxy's own)

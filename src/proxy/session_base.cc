@@ -238,8 +238,9 @@ char* ProxySession::PumpBuffer(bool client_to_upstream) {
   return pump_.get() + (client_to_upstream ? 0 : kPumpHalf);
 }
 
-void ProxySession::StartSplice() {
+void ProxySession::StartSplice(int status) {
   tunnel_ = true;
+  tunnel_status_ = status;
   // The tunnel's idle timeout: traffic either way moves it for both sides.
   SetDeadline(std::chrono::milliseconds(options_.idle_timeout_ms));
   net::async_write(*upstream_, net::buffer(hello_), [self = SelfBase()](error_code ec, std::size_t) {
@@ -312,7 +313,7 @@ void ProxySession::DoClose() {
   closing_ = true;
   if (tunnel_) {  // however it ends (either side, idle timeout, Stop): one line
     tunnel_ = false;
-    LogLine("TCP_TUNNEL", 200, tunnel_bytes_, "HIER_DIRECT");
+    LogLine("TCP_TUNNEL", tunnel_status_, tunnel_bytes_, "HIER_DIRECT");
   }
   error_code ignored;
   watchdog_.cancel();

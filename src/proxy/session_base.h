@@ -70,9 +70,10 @@ class ProxySession : public saring::net::ServerSession {
   // (TCP_DENIED/403 with url_), counted and refused with a TLS alert.
   void GateOnSni(std::string early, std::string expected_host, std::function<void()> pass);
   // Sends hello_ upstream, then splices client ↔ upstream until either side
-  // ends or both idle for idle_timeout_ms; the tunnel's log line is written
+  // ends or both idle for idle_timeout_ms; the tunnel's log line (TCP_TUNNEL
+  // with `status`: 200 for CONNECT and TLS, 101 for an upgrade) is written
   // when it ends.
-  void StartSplice();
+  void StartSplice(int status = 200);
 
   // ---- deadlines ----
   // One timer per session guards whatever the session waits for (a request
@@ -135,6 +136,7 @@ class ProxySession : public saring::net::ServerSession {
   std::optional<boost::asio::steady_timer> resolve_timer_;
   std::optional<tcp::resolver> resolver_;
   bool tunnel_ = false;
+  int tunnel_status_ = 200;
   std::uint64_t tunnel_bytes_ = 0;  // to the client
   std::size_t drained_ = 0;
   // Two 16 KiB halves (client→upstream, upstream→client), allocated when a

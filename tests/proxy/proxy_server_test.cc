@@ -17,12 +17,16 @@
 #include <vector>
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
 #include "saring/engine.h"
 #include "testing/http_origin.h"
+#include "testing/process.h"
 #include "testing/self_signed_cert.h"
 #include "testing/subprocess.h"
 #include "testing/temp_dir.h"
@@ -416,6 +420,63 @@ TEST_F(ProxyServerTest, OriginClosingSilentlyIsRetriedOrAvoided) {
   ASSERT_TRUE(last.has_value());
   EXPECT_EQ(last->body, "a=1");
   EXPECT_EQ(proxy_->counters().upstream_errors, 0u);
+}
+
+// A WebSocket handshake through the explicit proxy to a real WebSocket server
+// (python3-websockets): the 101 comes back with the server's accept key, and
+// frames then flow both ways through the splice. A blocked host's handshake
+// gets the block page like any request.
+TEST_F(ProxyServerTest, WebSocketUpgradeIsRelayedAndSpliced) {
+  int ws_port = saring::testing::FreePort();
+  saring::testing::ChildProcess echo;
+  ASSERT_TRUE(echo.Start({"/usr/bin/python3", std::string(SARING_SOURCE_DIR) + "/tests/testing/ws_echo.py",
+                          std::to_string(ws_port)},
+                         dir_.Sub("ws_echo.log")));
+  ASSERT_TRUE(echo.WaitForLog("ready", std::chrono::seconds(10))) << echo.Log();
+
+  namespace asio = boost::asio;
+  asio::io_context io;
+  auto handshake = [&](asio::ip::tcp::socket& s, const std::string& host) {
+    s.connect({asio::ip::make_address("127.0.0.1"), proxy_->ports().listen});
+    std::string authority = host + ":" + std::to_string(ws_port);
+    // The key and accept value are RFC 6455's own example (§1.3).
+    std::string req = "GET http://" + authority + "/chat HTTP/1.1\r\nHost: " + authority +
+                      "\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n"
+                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    asio::write(s, asio::buffer(req));
+    std::string head;
+    boost::system::error_code ec;
+    asio::read_until(s, asio::dynamic_buffer(head), "\r\n\r\n", ec);
+    return head;
+  };
+
+  asio::ip::tcp::socket ws(io);
+  std::string head = handshake(ws, "origin.test");
+  ASSERT_EQ(head.rfind("HTTP/1.1 101", 0), 0u) << head;
+  EXPECT_NE(head.find("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), std::string::npos) << head;
+  EXPECT_NE(head.find("Upgrade: websocket"), std::string::npos) << head;
+  EXPECT_NE(head.find("Via: "), std::string::npos) << head;
+
+  // A masked text frame "ping" (RFC 6455 §5.2); the echo comes back unmasked.
+  const unsigned char mask[4] = {0x12, 0x34, 0x56, 0x78};
+  std::string frame = {'\x81', '\x84'};
+  frame.append(reinterpret_cast<const char*>(mask), 4);
+  for (int i = 0; i < 4; ++i) frame.push_back(static_cast<char>("ping"[i] ^ mask[i]));
+  for (int round = 0; round < 3; ++round) {
+    asio::write(ws, asio::buffer(frame));
+    std::string reply(6, '\0');
+    boost::system::error_code ec;
+    asio::read(ws, asio::buffer(reply), ec);
+    ASSERT_FALSE(ec) << ec.message();
+    EXPECT_EQ(reply, std::string("\x81\x04ping", 6));
+  }
+  ws.close();
+  EXPECT_TRUE(LogHas("TCP_TUNNEL/101")) << Log();
+  EXPECT_GE(proxy_->counters().tunnels, 1u);
+
+  asio::ip::tcp::socket blocked(io);
+  head = handshake(blocked, "blocked.test");
+  EXPECT_EQ(head.rfind("HTTP/1.1 403", 0), 0u) << head;
 }
 
 TEST_F(ProxyServerTest, ChunkedUploadIsStreamedIntact) {
