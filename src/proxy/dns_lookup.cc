@@ -17,6 +17,7 @@ using udp = net::ip::udp;
 namespace {
 
 constexpr std::uint16_t kTypeA = 1, kTypeAAAA = 28, kTypeOpt = 41;
+constexpr std::uint16_t kOptionEde = 15, kEdeBlocked = 15;  // RFC 8914
 constexpr auto kResend = std::chrono::milliseconds(1000);
 constexpr auto kOtherFamilyGrace = std::chrono::milliseconds(250);
 
@@ -82,10 +83,10 @@ std::size_t BuildAddressQuery(std::string_view name, std::uint16_t qtype, std::u
 }
 
 bool ParseAddressAnswer(std::span<const std::uint8_t> p, std::uint16_t id, std::uint16_t qtype,
-                        std::vector<net::ip::address>* out, int* rcode) {
+                        std::vector<net::ip::address>* out, int* rcode, std::string* blocked_by) {
   if (p.size() < 12 || Get16(p, 0) != id || (p[2] & 0x80) == 0) return false;
   *rcode = p[3] & 0x0F;
-  std::uint16_t qd = Get16(p, 4), an = Get16(p, 6);
+  std::uint16_t qd = Get16(p, 4), an = Get16(p, 6), ns = Get16(p, 8), ar = Get16(p, 10);
   std::size_t at = 12;
   for (int i = 0; i < qd; ++i) {
     if (!SkipName(p, &at) || at + 4 > p.size()) return false;
@@ -104,6 +105,27 @@ bool ParseAddressAnswer(std::span<const std::uint8_t> p, std::uint16_t id, std::
       net::ip::address_v6::bytes_type b;
       std::copy_n(p.begin() + static_cast<std::ptrdiff_t>(at), 16, b.begin());
       out->push_back(net::ip::address_v6(b));
+    }
+    at += rdlen;
+  }
+  // The authority section is skipped; the additional one may hold the OPT
+  // record with the Extended DNS Error. Past the answers, a malformed tail
+  // only costs the EDE: the addresses stand.
+  for (int i = 0; i < ns + ar; ++i) {
+    if (!SkipName(p, &at) || at + 10 > p.size()) return true;
+    std::uint16_t type = Get16(p, at), rdlen = Get16(p, at + 8);
+    at += 10;
+    if (at + rdlen > p.size()) return true;
+    if (i >= ns && type == kTypeOpt && blocked_by != nullptr) {
+      for (std::size_t o = at; o + 4 <= at + rdlen;) {
+        std::uint16_t code = Get16(p, o), len = Get16(p, o + 2);
+        if (o + 4 + len > at + rdlen) break;
+        if (code == kOptionEde && len >= 2 && Get16(p, o + 4) == kEdeBlocked) {
+          blocked_by->assign(reinterpret_cast<const char*>(p.data()) + o + 6, len - 2);
+          if (blocked_by->empty()) *blocked_by = "blocked";
+        }
+        o += 4 + len;
+      }
     }
     at += rdlen;
   }
@@ -177,7 +199,7 @@ class Lookup : public std::enable_shared_from_this<Lookup> {
       for (auto& q : self->q_) {
         if (q.answered) continue;
         std::vector<net::ip::address>& into = q.type == kTypeA ? self->v4_ : self->v6_;
-        if (ParseAddressAnswer(packet, q.id, q.type, &into, &q.rcode)) q.answered = true;
+        if (ParseAddressAnswer(packet, q.id, q.type, &into, &q.rcode, &self->blocked_by_)) q.answered = true;
       }
       if (self->q_[0].answered && self->q_[1].answered) {
         return self->Finish(self->v4_.empty() && self->v6_.empty() ? net::error::host_not_found
@@ -205,9 +227,10 @@ class Lookup : public std::enable_shared_from_this<Lookup> {
     std::vector<net::ip::address> all = std::move(v4_);
     all.insert(all.end(), v6_.begin(), v6_.end());
     // Answered on the executor, never inline from Start.
-    net::post(socket_.get_executor(), [done = std::move(done_), ec, all = std::move(all)]() mutable {
-      done(ec, std::move(all));
-    });
+    net::post(socket_.get_executor(),
+              [done = std::move(done_), ec, all = std::move(all), blocked_by = std::move(blocked_by_)]() mutable {
+                done(ec, std::move(all), std::move(blocked_by));
+              });
   }
 
   udp::socket socket_;
@@ -217,6 +240,7 @@ class Lookup : public std::enable_shared_from_this<Lookup> {
   std::array<Question, 2> q_{};
   std::array<std::uint8_t, 1232> in_{};
   std::vector<net::ip::address> v4_, v6_;
+  std::string blocked_by_;
   bool finished_ = false;
   bool grace_ = false;
 };

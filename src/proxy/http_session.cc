@@ -455,6 +455,7 @@ class HttpSession : public ProxySession {
   void UpstreamFailed(beast::error_code ec) {
     upstream_.reset();
     upstream_key_.clear();
+    if (!dns_blocked_by_.empty()) return BlockedByDns();
     ctx_->stats().upstream_errors.fetch_add(1, std::memory_order_relaxed);
     spdlog::debug("proxy: upstream for {} failed: {}", url_, ec.message());
     // A request body left unread makes the connection unusable.
@@ -465,6 +466,33 @@ class HttpSession : public ProxySession {
     }
     SendPage(502, RenderErrorPage(502, "Bad Gateway", "The site could not be reached: " + ec.message()), keep,
              "TCP_MISS");
+  }
+
+  // The rules passed the name, but saringd's DNS blocked where it leads (a
+  // CNAME to a blocked name): the block page, with the DNS's reason ("blocked
+  // by SOURCE (CATEGORY)") and no reference code (the DNS answer has none).
+  void BlockedByDns() {
+    ctx_->stats().blocked.fetch_add(1, std::memory_order_relaxed);
+    ctx_->CountLateBlock(zone_);
+    std::string_view source = dns_blocked_by_, category;
+    if (source.starts_with("blocked by ")) source.remove_prefix(11);
+    if (std::size_t open = source.rfind(" ("); open != std::string_view::npos && source.ends_with(")")) {
+      category = source.substr(open + 2, source.size() - open - 3);
+      source = source.substr(0, open);
+    }
+    const RequestDecision& d = decision_;
+    bool connect = d.kind == RequestDecision::Kind::kTunnel;
+    BlockPageInfo info;
+    info.host = d.host;
+    info.url = connect ? std::string_view() : std::string_view(d.url);
+    info.source = source;
+    info.category = category;
+    info.report_url = options_.report_url;
+    auto& req = req_->get();
+    std::string page = RenderBlockPage(
+        info, PickLanguage(Std(req[http::field::accept_language]), QueryParam(d.query, "lang")));
+    bool keep = client_keep_alive_ && !connect && !(request_has_body_ && !req_->is_done());
+    SendPage(403, std::move(page), keep, "TCP_DENIED");
   }
 
   void ReadResponseHead() {

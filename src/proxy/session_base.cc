@@ -64,6 +64,7 @@ void ProxySession::Close() {
 
 void ProxySession::ConnectUpstream(const std::string& host, std::uint16_t port, Done done) {
   connect_deadline_ = Clock::now() + std::chrono::milliseconds(options_.connect_timeout_ms);
+  dns_blocked_by_.clear();
   std::string name = host;
   if (name.size() > 2 && name.front() == '[' && name.back() == ']') name = name.substr(1, name.size() - 2);
   auto it = options_.hosts.find(name);
@@ -72,8 +73,13 @@ void ProxySession::ConnectUpstream(const std::string& host, std::uint16_t port, 
   net::ip::address literal = net::ip::make_address(name, ec);
   if (!ec) return ConnectByDeadline({tcp::endpoint(literal, port)}, std::move(done));
 
-  auto connect = [self = SelfBase(), port, done](error_code lec, const std::vector<net::ip::address>& addresses) {
+  auto connect = [self = SelfBase(), port, done](error_code lec, const std::vector<net::ip::address>& addresses,
+                                                 std::string blocked_by) {
     if (self->closing_) return;
+    if (!blocked_by.empty()) {  // even where the answer holds a sinkhole address
+      self->dns_blocked_by_ = std::move(blocked_by);
+      return done(net::error::host_not_found);
+    }
     if (lec) return done(lec == net::error::timed_out ? error_code(beast::error::timeout) : lec);
     std::vector<tcp::endpoint> endpoints;
     for (const auto& a : addresses) endpoints.emplace_back(a, port);
@@ -83,7 +89,8 @@ void ProxySession::ConnectUpstream(const std::string& host, std::uint16_t port, 
   if (options_.dns) {
     net::ip::udp::endpoint server(net::ip::make_address(options_.dns->address), options_.dns->port);
     AsyncDnsLookup(client_.get_executor(), server, name, timeout,
-                   [connect = std::move(connect)](error_code lec, std::vector<net::ip::address> a) { connect(lec, a); });
+                   [connect = std::move(connect)](error_code lec, std::vector<net::ip::address> a,
+                                                  std::string blocked_by) { connect(lec, a, std::move(blocked_by)); });
     return;
   }
   // The system resolver (no DNS endpoint configured: tests and tools).
@@ -101,7 +108,7 @@ void ProxySession::ConnectUpstream(const std::string& host, std::uint16_t port, 
                              std::vector<net::ip::address> addresses;
                              for (const auto& e : r) addresses.push_back(e.endpoint().address());
                              if (rec && timed_out) rec = net::error::timed_out;
-                             connect(rec, addresses);
+                             connect(rec, addresses, std::string());
                            });
 }
 

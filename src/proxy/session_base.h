@@ -51,7 +51,10 @@ class ProxySession : public saring::net::ServerSession {
   using Done = std::function<void(error_code)>;
   // Connects upstream_ to host:port within connect_timeout_ms: hosts table,
   // IP literal ("[v6]" too), else a DNS lookup. Timeout → beast::error::timeout.
+  // A name saringd's DNS blocks (through its CNAME chain: the rules passed the
+  // name itself) → host_not_found with dns_blocked_by_ set to the DNS's reason.
   void ConnectUpstream(const std::string& host, std::uint16_t port, Done done);
+  std::string dns_blocked_by_;
   // Connects upstream_ to the first of `endpoints` that answers within
   // connect_timeout_ms (a transparent session's original destination).
   void ConnectEndpoints(std::vector<tcp::endpoint> endpoints, Done done);

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <boost/asio/io_context.hpp>
+#include <string>
 #include <vector>
 
 #include "testing/process.h"
@@ -80,6 +81,60 @@ TEST(DnsLookupTest, ParsesAddressesAndRefusesHostilePackets) {
   EXPECT_TRUE(got.empty());
 }
 
+// NXDOMAIN with an OPT record carrying `options` (code, length, data each).
+std::vector<std::uint8_t> NxWithOpt(const std::vector<std::uint8_t>& options) {
+  std::vector<std::uint8_t> p = Answer(7, 3, {});
+  p[11] = 1;  // ARCOUNT
+  std::vector<std::uint8_t> opt = {0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0,
+                                   static_cast<std::uint8_t>(options.size() >> 8),
+                                   static_cast<std::uint8_t>(options.size())};
+  opt.insert(opt.end(), options.begin(), options.end());
+  p.insert(p.end(), opt.begin(), opt.end());
+  return p;
+}
+
+// Extended DNS Error "Blocked" (RFC 8914, info code 15) with `text`.
+std::vector<std::uint8_t> EdeBlocked(const std::string& text) {
+  std::size_t len = 2 + text.size();
+  std::vector<std::uint8_t> o = {0, 15, static_cast<std::uint8_t>(len >> 8), static_cast<std::uint8_t>(len), 0, 15};
+  for (char c : text) o.push_back(static_cast<std::uint8_t>(c));
+  return o;
+}
+
+TEST(DnsLookupTest, ReadsTheBlockedExtendedErrorAndSurvivesHostileOptions) {
+  std::vector<net::ip::address> got;
+  int rcode = -1;
+  std::string blocked_by;
+  // Another option first (padding, code 12), then the EDE.
+  std::vector<std::uint8_t> options = {0, 12, 0, 2, 0, 0};
+  auto ede = EdeBlocked("blocked by city (gambling)");
+  options.insert(options.end(), ede.begin(), ede.end());
+  auto p = NxWithOpt(options);
+  ASSERT_TRUE(ParseAddressAnswer(p, 7, 1, &got, &rcode, &blocked_by));
+  EXPECT_EQ(rcode, 3);
+  EXPECT_EQ(blocked_by, "blocked by city (gambling)");
+
+  blocked_by.clear();
+  ASSERT_TRUE(ParseAddressAnswer(NxWithOpt(EdeBlocked("")), 7, 1, &got, &rcode, &blocked_by));
+  EXPECT_EQ(blocked_by, "blocked");  // no text: still a block
+
+  // Another EDE code (18, Prohibited) is not a block of ours.
+  blocked_by.clear();
+  ASSERT_TRUE(ParseAddressAnswer(NxWithOpt({0, 15, 0, 2, 0, 18}), 7, 1, &got, &rcode, &blocked_by));
+  EXPECT_EQ(blocked_by, "");
+
+  // An option longer than the OPT's RDATA, and every truncation of the good
+  // packet: no read past the end, and never a block read from half an option.
+  ASSERT_TRUE(ParseAddressAnswer(NxWithOpt({0, 15, 0, 40, 0, 15, 'x'}), 7, 1, &got, &rcode, &blocked_by));
+  EXPECT_EQ(blocked_by, "");
+  for (std::size_t cut = 12; cut < p.size(); ++cut) {
+    std::vector<std::uint8_t> part(p.begin(), p.begin() + static_cast<std::ptrdiff_t>(cut));
+    blocked_by.clear();
+    ParseAddressAnswer(part, 7, 1, &got, &rcode, &blocked_by);
+    EXPECT_EQ(blocked_by, "") << cut;
+  }
+}
+
 TEST(DnsLookupTest, LooksUpThroughARealServer) {
   saring::testing::TempDir dir;
   saring::testing::ChildProcess unbound;
@@ -95,13 +150,16 @@ TEST(DnsLookupTest, LooksUpThroughARealServer) {
   struct Result {
     boost::system::error_code ec;
     std::vector<net::ip::address> addresses;
+    std::string blocked_by;
   };
   auto lookup = [&](const char* name, std::chrono::milliseconds timeout, const net::ip::udp::endpoint& at) {
     Result r;
-    AsyncDnsLookup(io.get_executor(), at, name, timeout, [&](boost::system::error_code ec, std::vector<net::ip::address> a) {
-      r.ec = ec;
-      r.addresses = std::move(a);
-    });
+    AsyncDnsLookup(io.get_executor(), at, name, timeout,
+                   [&](boost::system::error_code ec, std::vector<net::ip::address> a, std::string blocked_by) {
+                     r.ec = ec;
+                     r.addresses = std::move(a);
+                     r.blocked_by = std::move(blocked_by);
+                   });
     io.restart();
     io.run_for(std::chrono::seconds(10));
     return r;
@@ -116,6 +174,7 @@ TEST(DnsLookupTest, LooksUpThroughARealServer) {
   ASSERT_EQ(v6.addresses.size(), 1u);
   Result missing = lookup("missing.test", std::chrono::seconds(3), server);
   EXPECT_EQ(missing.ec, net::error::host_not_found);
+  EXPECT_EQ(missing.blocked_by, "");  // plain NXDOMAIN, no Extended DNS Error
   // Nobody answering: a timeout, in about the time given.
   net::ip::udp::endpoint dead(net::ip::make_address("127.0.0.1"), static_cast<std::uint16_t>(saring::testing::FreePort()));
   Result silent = lookup("both.test", std::chrono::milliseconds(300), dead);

@@ -24,7 +24,9 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
+#include "saring/dns_server.h"
 #include "saring/engine.h"
+#include "saring/server_config.h"
 #include "testing/http_origin.h"
 #include "testing/process.h"
 #include "testing/self_signed_cert.h"
@@ -590,6 +592,53 @@ TEST_F(ProxyServerTest, NamesResolveThroughTheDnsServer) {
   // A name the DNS server does not know: 502, quickly (NXDOMAIN, no timeout).
   auto missing = Curl({"http://missing.test:" + std::to_string(origin_.port()) + "/ok"}, p->ports().listen);
   EXPECT_NE(missing.out.find("@@502"), std::string::npos) << missing.out;
+}
+
+// A name the rules pass whose CNAME leads to a blocked one: saringd's DNS
+// (in process, forwarding to unbound) answers NXDOMAIN with an Extended DNS
+// Error "Blocked", and the proxy shows the block page with the DNS's reason
+// instead of a 502.
+TEST_F(ProxyServerTest, NameBlockedThroughItsCnameGetsTheBlockPage) {
+  saring::testing::ChildProcess unbound;
+  int upstream_port = saring::testing::FreePort();
+  saring::testing::StartUnbound(dir_.Sub("unbound"), upstream_port,
+                                "  local-zone: \"test.\" static\n"
+                                "  local-data: \"alias.test. CNAME blocked.test.\"\n"
+                                "  local-data: \"blocked.test. A 127.0.0.1\"\n"
+                                "  local-data: \"fine.test. A 127.0.0.1\"\n",
+                                &unbound);
+  ServerConfig config;
+  config.workers = 1;
+  int dns_port = saring::testing::FreePort();
+  config.dns_listen = {{"127.0.0.1", static_cast<std::uint16_t>(dns_port)}};
+  config.upstreams = {{"127.0.0.1", static_cast<std::uint16_t>(upstream_port)}};
+  ASSERT_TRUE(FinishServerConfig(&config).ok());
+  std::unique_ptr<DnsServer> dns;
+  Status st = DnsServer::Start(config, &engine_->publisher(), &dns);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+
+  ProxyOptions po = BaseOptions();
+  po.hosts.clear();
+  po.dns = Endpoint{"127.0.0.1", static_cast<std::uint16_t>(dns_port)};
+  std::unique_ptr<ProxyServer> p;
+  ASSERT_TRUE(ProxyServer::Start(po, &engine_->publisher(), &p).ok());
+  std::string port = std::to_string(origin_.port());
+  auto fine = Curl({"http://fine.test:" + port + "/ok"}, p->ports().listen);
+  EXPECT_NE(fine.out.find("hello from origin"), std::string::npos) << fine.out << fine.err;
+
+  auto alias = Curl({"-H", "Accept-Language: en", "http://alias.test:" + port + "/ok"}, p->ports().listen);
+  EXPECT_NE(alias.out.find("@@403"), std::string::npos) << alias.out;
+  EXPECT_NE(alias.out.find("alias.test"), std::string::npos) << alias.out;
+  EXPECT_NE(alias.out.find("city"), std::string::npos) << alias.out;      // the source, from the EDE text
+  EXPECT_NE(alias.out.find("gambling"), std::string::npos) << alias.out;  // the category
+  EXPECT_EQ(origin_.Requests("/ok"), 1);
+  ProxyCounters c = p->counters();
+  EXPECT_EQ(c.blocked, 1u);
+  EXPECT_EQ(c.upstream_errors, 0u);
+
+  // CONNECT to it: refused with the page too, not a tunnel.
+  auto tls = Curl({"https://alias.test:" + std::to_string(tls_origin_.port()) + "/secure"}, p->ports().listen);
+  EXPECT_NE(tls.err.find("403"), std::string::npos) << tls.err;
 }
 
 TEST_F(ProxyServerTest, CountersAndZones) {
