@@ -17,7 +17,7 @@
 #include "admin/reports.h"
 #include "admin/stats.h"
 #include "admin/tokens.h"
-#include "proxy/block_page.h"
+#include "saring/reference.h"
 #include "proxy/url.h"
 #include "saring/dns_server.h"
 #include "saring/engine.h"
@@ -722,7 +722,7 @@ HttpResponse AdminApi::Rep::Route(const HttpRequest& req) {
     std::uint64_t serial = 0;
     std::uint16_t class_id = 0;
     RuleKind kind = RuleKind::kDomain;
-    if (!proxy::DecodeReference(seg[2], &serial, &class_id, &kind)) {
+    if (!DecodeReference(seg[2], &serial, &class_id, &kind)) {
       return JsonError(400, "'" + std::string(seg[2]) + "' is not a block-page reference code (mistyped?)");
     }
     std::vector<RuleClass> classes = engine->store().Classes();

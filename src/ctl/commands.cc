@@ -21,7 +21,7 @@
 #include "admin/tokens.h"
 #include "ctl/remote_client.h"
 #include "match/domain_index.h"
-#include "proxy/block_page.h"
+#include "saring/reference.h"
 #include "proxy/proxy_server.h"
 #include "saring/dns_server.h"
 #include "saring/engine.h"
@@ -733,7 +733,7 @@ int CmdReference(Invocation& ctx, const std::string& code) {
   std::uint64_t serial = 0;
   std::uint16_t class_id = 0;
   RuleKind kind = RuleKind::kDomain;
-  if (!proxy::DecodeReference(code, &serial, &class_id, &kind)) {
+  if (!DecodeReference(code, &serial, &class_id, &kind)) {
     return Fail(ctx, Status::InvalidArgument("'" + code + "' is not a block-page reference code (mistyped?)"));
   }
   EngineRef engine;

@@ -15,6 +15,7 @@
 #include "proxy/head_writer.h"
 #include "proxy/session_base.h"
 #include "proxy/upstream_pool.h"
+#include "saring/reference.h"
 
 namespace saring::proxy {
 

@@ -29,7 +29,7 @@
 #include <vector>
 
 #include "ctl/remote_client.h"
-#include "proxy/block_page.h"
+#include "saring/reference.h"
 #include "testing/process.h"
 #include "testing/self_signed_cert.h"
 #include "testing/subprocess.h"
@@ -483,7 +483,7 @@ TEST_F(ApiTest, AuthorizationMatrix) {
       {"feed", "GET", fixed("/v1/feeds/mfeed"), nullptr, Need::kViewer, 200},
       {"feed runs", "GET", fixed("/v1/feeds/mfeed/runs"), nullptr, Need::kViewer, 200},
       {"audit", "GET", fixed("/v1/audit?limit=5"), nullptr, Need::kViewer, 200},
-      {"reference", "GET", fixed("/v1/reference/" + proxy::EncodeReference(3, 0, RuleKind::kDomain)), nullptr,
+      {"reference", "GET", fixed("/v1/reference/" + EncodeReference(3, 0, RuleKind::kDomain)), nullptr,
        Need::kViewer, 200},
       {"stats", "GET", fixed("/v1/stats"), nullptr, Need::kViewer, 200},
       {"metrics", "GET", fixed("/metrics"), nullptr, Need::kViewer, 200},
@@ -954,7 +954,7 @@ TEST_F(ApiTest, CheckUrlNormalizesLikeTheProxy) {
 // The block page's reference code names the snapshot and the rule class
 // that blocked; an admin looks it up here.
 TEST_F(ApiTest, ReferenceCodesFromTheBlockPageAreLookedUp) {
-  std::string code = proxy::EncodeReference(42, 0, RuleKind::kUrl);
+  std::string code = EncodeReference(42, 0, RuleKind::kUrl);
   HttpResult r = Call("GET", "/v1/reference/" + code, "", "viewer");
   ASSERT_EQ(r.status, 200) << r.Show();
   EXPECT_EQ(r.Json()["serial"], 42);
@@ -963,7 +963,7 @@ TEST_F(ApiTest, ReferenceCodesFromTheBlockPageAreLookedUp) {
   std::string typo = code;
   typo[5] = typo[5] == '1' ? '2' : '1';
   EXPECT_EQ(Call("GET", "/v1/reference/" + typo, "", "viewer").status, 400);
-  EXPECT_EQ(Call("GET", "/v1/reference/" + proxy::EncodeReference(1, 0x0FFE, RuleKind::kDomain), "", "viewer").status,
+  EXPECT_EQ(Call("GET", "/v1/reference/" + EncodeReference(1, 0x0FFE, RuleKind::kDomain), "", "viewer").status,
             404);
   // saringctl says the same, through saringd's control socket.
   auto ctl = Ctl({"reference", code});
