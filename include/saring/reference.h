@@ -8,6 +8,8 @@
 #ifndef SARING_REFERENCE_H_
 #define SARING_REFERENCE_H_
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -30,6 +32,13 @@ namespace saring {
 // Crockford's own mod-37 check symbols (*~$=U) are not used: they are awkward
 // to type and read aloud.
 std::string EncodeReference(std::uint64_t serial, std::uint16_t class_id, RuleKind kind);
+
+// The longest code: "SRG", 17 digits and 5 dashes.
+inline constexpr std::size_t kMaxReferenceLength = 25;
+// The same code written into `out` without allocating (for a DNS answer);
+// returns its length.
+std::size_t EncodeReference(std::uint64_t serial, std::uint16_t class_id, RuleKind kind,
+                            std::array<char, kMaxReferenceLength>* out);
 
 // Accepts what a person types: any case, with or without the "SRG" prefix
 // (exact when present: a code's first digit is always 0-9/A-F, so a leading

@@ -41,7 +41,8 @@ int DigitValue(char c) {
 
 }  // namespace
 
-std::string EncodeReference(std::uint64_t serial, std::uint16_t class_id, RuleKind kind) {
+std::size_t EncodeReference(std::uint64_t serial, std::uint16_t class_id, RuleKind kind,
+                            std::array<char, kMaxReferenceLength>* out) {
   unsigned digits[kHeadDigits + kMaxSerialDigits + 1];
   unsigned head = (static_cast<unsigned>(kind) & 3u) << 12 | (class_id & 0x0FFFu);
   digits[0] = (head >> 10) & 31;
@@ -56,12 +57,18 @@ std::string EncodeReference(std::uint64_t serial, std::uint16_t class_id, RuleKi
   digits[n] = CheckDigit(digits, n);
   ++n;
 
-  std::string out(kPrefix);
+  std::size_t size = 0;
+  for (char c : kPrefix) (*out)[size++] = c;
   for (int i = 0; i < n; ++i) {
-    if (i % 4 == 0) out.push_back('-');
-    out.push_back(kAlphabet[digits[i]]);
+    if (i % 4 == 0) (*out)[size++] = '-';
+    (*out)[size++] = kAlphabet[digits[i]];
   }
-  return out;
+  return size;
+}
+
+std::string EncodeReference(std::uint64_t serial, std::uint16_t class_id, RuleKind kind) {
+  std::array<char, kMaxReferenceLength> text;
+  return std::string(text.data(), EncodeReference(serial, class_id, kind, &text));
 }
 
 bool DecodeReference(std::string_view code, std::uint64_t* serial, std::uint16_t* class_id, RuleKind* kind) {

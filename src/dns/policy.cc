@@ -1,9 +1,12 @@
 // HOT PATH (Allowed, ZoneOf, AnswerFor, Write*): no allocation, no locks.
 #include "dns/policy.h"
 
+#include <algorithm>
+#include <array>
 #include <cstdio>
 
 #include "saring/name.h"
+#include "saring/reference.h"
 
 namespace saring::dns {
 namespace {
@@ -62,8 +65,8 @@ const BlockAnswer& Policy::AnswerFor(const Verdict& verdict) const {
 
 bool IsDohCanary(std::string_view name) { return IsSameOrSubdomain(name, kCanary); }
 
-std::size_t WriteBlockedAnswer(const Query& query, const Verdict& verdict, const Policy& policy,
-                               std::span<std::uint8_t> out, std::size_t limit) {
+std::size_t WriteBlockedAnswer(const Query& query, const Verdict& verdict, std::uint64_t serial,
+                               const Policy& policy, std::span<std::uint8_t> out, std::size_t limit) {
   const BlockAnswer& answer = policy.AnswerFor(verdict);
   AnswerWriter w(out, limit, query);
   w.SetAuthoritative(true);
@@ -90,10 +93,16 @@ std::size_t WriteBlockedAnswer(const Query& query, const Verdict& verdict, const
       break;
   }
   if (negative) w.AddSoa(NegativeZone(query, verdict), policy.block_ttl, policy.block_ttl);
+  // The reference goes first into the buffer's budget: the names are cut
+  // before it is (EDE text is at most 127 bytes here).
+  std::array<char, kMaxReferenceLength> reference;
+  std::size_t ref_size = EncodeReference(serial, verdict.class_id, verdict.kind, &reference);
+  int name_room = static_cast<int>(127 - ref_size - sizeof("blocked by  (), ref ") + 1);
+  int source_size = std::min(static_cast<int>(verdict.source.size()), name_room / 2);
+  int category_size = std::min(static_cast<int>(verdict.category.size()), name_room - source_size);
   char text[128];
-  int n = std::snprintf(text, sizeof text, "blocked by %.*s (%.*s)",
-                        static_cast<int>(verdict.source.size()), verdict.source.data(),
-                        static_cast<int>(verdict.category.size()), verdict.category.data());
+  int n = std::snprintf(text, sizeof text, "blocked by %.*s (%.*s), ref %.*s", source_size, verdict.source.data(),
+                        category_size, verdict.category.data(), static_cast<int>(ref_size), reference.data());
   w.AddEde(kEdeBlocked, std::string_view(text, n > 0 ? std::min<std::size_t>(n, sizeof text - 1) : 0));
   return w.Finish();
 }

@@ -45,9 +45,11 @@ bool IsDohCanary(std::string_view name);
 // Writes the answer to a blocked query into `out` (at most `limit` bytes):
 // NXDOMAIN or NODATA with an SOA for the blocked zone, the sinkhole address,
 // or a CNAME to the landing host, with an Extended DNS Error (15, Blocked)
-// naming the source when the client sent EDNS. Returns its size.
-std::size_t WriteBlockedAnswer(const Query& query, const Verdict& verdict, const Policy& policy,
-                               std::span<std::uint8_t> out, std::size_t limit);
+// when the client sent EDNS: "blocked by SOURCE (CATEGORY), ref SRG-…", the
+// reference code (saring/reference.h) of the verdict in snapshot `serial`.
+// Returns its size.
+std::size_t WriteBlockedAnswer(const Query& query, const Verdict& verdict, std::uint64_t serial,
+                               const Policy& policy, std::span<std::uint8_t> out, std::size_t limit);
 
 // NXDOMAIN for the DoH canary.
 std::size_t WriteCanaryAnswer(const Query& query, const Policy& policy,

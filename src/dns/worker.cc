@@ -626,7 +626,10 @@ std::size_t Worker::Rep::Answer(const Policy& p, std::span<const std::uint8_t> p
   if (p.query_log) LogQuery(client, q, *verdict);
   if (verdict->blocked()) {
     CountBlock(zone, q.name.view(), *verdict);
-    return WriteBlockedAnswer(q, *verdict, p, out, limit);
+    // The snapshot the verdict came from, or the one just published after it
+    // (the reference's class id means the same in both).
+    const Snapshot* decided_by = snapshots.Get();
+    return WriteBlockedAnswer(q, *verdict, decided_by ? decided_by->serial() : 0, p, out, limit);
   }
   if (verdict->decision == Decision::kAllow) Counters::Bump(counters.allowed);
 
@@ -774,7 +777,7 @@ void Worker::Rep::OnUpstreamAnswer(int slot, std::span<std::uint8_t> answer) {
   if (snapshot && p && ForEachCnameTarget(answer, &ChainCheck::Check, &chain)) {
     Counters::Bump(counters.cname_blocked);
     CountBlock(s.zone, q.name.view(), chain.verdict);
-    return Reply(slot, out.first(WriteBlockedAnswer(q, chain.verdict, *p, out, limit)));
+    return Reply(slot, out.first(WriteBlockedAnswer(q, chain.verdict, snapshot->serial(), *p, out, limit)));
   }
   if (info.cacheable && !info.truncated && info.cache_ttl > 0 &&
       (info.rcode == Rcode::kNoError || info.rcode == Rcode::kNxDomain)) {

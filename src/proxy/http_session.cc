@@ -470,12 +470,16 @@ class HttpSession : public ProxySession {
   }
 
   // The rules passed the name, but saringd's DNS blocked where it leads (a
-  // CNAME to a blocked name): the block page, with the DNS's reason ("blocked
-  // by SOURCE (CATEGORY)") and no reference code (the DNS answer has none).
+  // CNAME to a blocked name): the block page, with what the DNS said
+  // ("blocked by SOURCE (CATEGORY), ref SRG-…", policy.h).
   void BlockedByDns() {
     ctx_->stats().blocked.fetch_add(1, std::memory_order_relaxed);
     ctx_->CountLateBlock(zone_);
-    std::string_view source = dns_blocked_by_, category;
+    std::string_view source = dns_blocked_by_, category, reference;
+    if (std::size_t ref = source.rfind(", ref "); ref != std::string_view::npos) {
+      reference = source.substr(ref + 6);
+      source = source.substr(0, ref);
+    }
     if (source.starts_with("blocked by ")) source.remove_prefix(11);
     if (std::size_t open = source.rfind(" ("); open != std::string_view::npos && source.ends_with(")")) {
       category = source.substr(open + 2, source.size() - open - 3);
@@ -488,6 +492,7 @@ class HttpSession : public ProxySession {
     info.url = connect ? std::string_view() : std::string_view(d.url);
     info.source = source;
     info.category = category;
+    info.reference = reference;
     info.report_url = options_.report_url;
     auto& req = req_->get();
     std::string page = RenderBlockPage(

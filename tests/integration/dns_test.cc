@@ -18,6 +18,7 @@
 #include <sstream>
 #include <thread>
 
+#include "saring/reference.h"
 #include "testing/process.h"
 #include "testing/subprocess.h"
 #include "testing/dns_packet.h"
@@ -221,6 +222,15 @@ TEST_F(DnsTest, BlockedNamesAndSubdomainsGetNxdomainWithEde) {
     EXPECT_EQ(d.status, "NXDOMAIN") << name << d.raw;
     EXPECT_TRUE(d.ede.starts_with("15 (Blocked)")) << name << d.raw;
     EXPECT_NE(d.ede.find("feed"), std::string::npos) << d.ede;
+    // The reference code an admin looks up, as a block page shows it.
+    std::smatch code;
+    ASSERT_TRUE(std::regex_search(d.ede, code, std::regex("ref (SRG-[0-9A-Z-]+)"))) << d.ede;
+    std::uint64_t serial = 0;
+    std::uint16_t class_id = 0;
+    RuleKind kind = RuleKind::kUrl;
+    EXPECT_TRUE(DecodeReference(code[1].str(), &serial, &class_id, &kind)) << code[1];
+    EXPECT_GT(serial, 0u);
+    if (std::string_view(name).ends_with("slot88.com")) EXPECT_EQ(kind, RuleKind::kDomain);
     ASSERT_EQ(d.authority.size(), 1u) << d.raw;
     EXPECT_NE(d.authority[0].find("SOA"), std::string::npos);
   }

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <iterator>
 #include <mutex>
+#include <regex>
 #include <thread>
 #include <string>
 #include <vector>
@@ -26,6 +27,7 @@
 
 #include "saring/dns_server.h"
 #include "saring/engine.h"
+#include "saring/reference.h"
 #include "saring/server_config.h"
 #include "testing/http_origin.h"
 #include "testing/process.h"
@@ -631,6 +633,16 @@ TEST_F(ProxyServerTest, NameBlockedThroughItsCnameGetsTheBlockPage) {
   EXPECT_NE(alias.out.find("alias.test"), std::string::npos) << alias.out;
   EXPECT_NE(alias.out.find("city"), std::string::npos) << alias.out;      // the source, from the EDE text
   EXPECT_NE(alias.out.find("gambling"), std::string::npos) << alias.out;  // the category
+  // The DNS answer's reference code, on the page, naming blocked.test's rule class.
+  std::smatch code;
+  ASSERT_TRUE(std::regex_search(alias.out, code, std::regex("SRG-[0-9A-Z-]+"))) << alias.out;
+  std::uint64_t serial = 0;
+  std::uint16_t class_id = 0xFFFF;
+  RuleKind kind = RuleKind::kUrl;
+  ASSERT_TRUE(DecodeReference(code[0].str(), &serial, &class_id, &kind)) << code[0];
+  EXPECT_EQ(serial, engine_->publisher().Current()->serial());
+  EXPECT_EQ(class_id, engine_->publisher().Current()->CheckName("blocked.test").class_id);
+  EXPECT_EQ(kind, RuleKind::kDomain);
   EXPECT_EQ(origin_.Requests("/ok"), 1);
   ProxyCounters c = p->counters();
   EXPECT_EQ(c.blocked, 1u);
