@@ -81,8 +81,11 @@ struct ProxyServer::Impl {
     tcp::endpoint original;
     if (l.role == Role::kTransparentHttp || l.role == Role::kTransparentHttps) {
       tcp::endpoint local = socket.local_endpoint(ignored);
-      Status st = OriginalDestination(socket.native_handle(), local.address().is_v6(), &original);
-      if (!st.ok() || original == local) {
+      // On a dual-stack listener ("[::]") an IPv4 client arrives v4-mapped:
+      // its connection is IPv4 to netfilter, so it asks the IPv4 way.
+      bool ipv6 = local.address().is_v6() && !local.address().to_v6().is_v4_mapped();
+      Status st = OriginalDestination(socket.native_handle(), ipv6, &original);
+      if (!st.ok() || original == tcp::endpoint(Unmapped(local.address()), local.port())) {
         // Not redirected: connecting "back" would loop into this listener.
         spdlog::debug("{}: connection without an original destination: closed", RoleName(l.role));
         socket.close(ignored);

@@ -1377,7 +1377,9 @@ class TransparentProxyTest : public ::testing::Test {
          << "[admin]\nlisten = \"\"\n[feeds]\nschedule = false\n"
          << "[proxy]\nlisten = \"\"\nblock_page = \"\"\n"
          << "transparent_http = \"0.0.0.0:" << kHttpPort << "\"\n"
-         << "transparent_https = \"0.0.0.0:" << kHttpsPort << "\"\n"
+         // Dual-stack, as a gateway listening on every address would: IPv4
+         // clients arrive v4-mapped, and their original destination is IPv4.
+         << "transparent_https = \"[::]:" << kHttpsPort << "\"\n"
          << "header_timeout_s = 10\nidle_timeout_s = 30\n"
          << "access_log = \"" << dir_->Sub("access.log") << "\"\n";
     saringd_->Configure(dir_->path(), toml.str());
