@@ -1354,8 +1354,10 @@ class TransparentProxyTest : public ::testing::Test {
     ASSERT_TRUE(MakeCert(dir_->path(), &cert_, &key_));
     saring::Status web_started, tls_started;
     ASSERT_TRUE(topo_->RunInGateway([&] {
-      web_started = web_->Start();
-      HttpOrigin::Options o;
+      HttpOrigin::Options plain;
+      plain.address = "::";  // the IPv4 and the IPv6 origin address both lead here
+      web_started = web_->Start(plain);
+      HttpOrigin::Options o = plain;
       o.cert_file = cert_;
       o.key_file = key_;
       tls_started = tls_->Start(o);
@@ -1364,8 +1366,10 @@ class TransparentProxyTest : public ::testing::Test {
     ASSERT_TRUE(tls_started.ok()) << tls_started.ToString();
     RouteOrigin(web_, "www");
     RouteOrigin(tls_, "secure");
-    ASSERT_TRUE(topo_->AddOriginRedirect(80, web_->port(), &error)) << error;
-    ASSERT_TRUE(topo_->AddOriginRedirect(443, tls_->port(), &error)) << error;
+    for (const char* origin : {NetnsTopology::kOriginAddress, NetnsTopology::kOriginAddress6}) {
+      ASSERT_TRUE(topo_->AddOriginRedirect(80, web_->port(), &error, origin)) << error;
+      ASSERT_TRUE(topo_->AddOriginRedirect(443, tls_->port(), &error, origin)) << error;
+    }
 
     WriteRules(dir_->Sub("rules"));
     std::ostringstream toml;
@@ -1376,9 +1380,10 @@ class TransparentProxyTest : public ::testing::Test {
          << "[upstream]\nservers = [\"127.0.0.1:5354\"]\n"
          << "[admin]\nlisten = \"\"\n[feeds]\nschedule = false\n"
          << "[proxy]\nlisten = \"\"\nblock_page = \"\"\n"
-         << "transparent_http = \"0.0.0.0:" << kHttpPort << "\"\n"
          // Dual-stack, as a gateway listening on every address would: IPv4
-         // clients arrive v4-mapped, and their original destination is IPv4.
+         // clients arrive v4-mapped (their original destination is IPv4),
+         // IPv6 ones with an IPv6 original destination.
+         << "transparent_http = \"[::]:" << kHttpPort << "\"\n"
          << "transparent_https = \"[::]:" << kHttpsPort << "\"\n"
          << "header_timeout_s = 10\nidle_timeout_s = 30\n"
          << "access_log = \"" << dir_->Sub("access.log") << "\"\n";
@@ -1541,6 +1546,35 @@ TEST_F(TransparentProxyTest, HttpsWithoutSniIsRefused) {
   EXPECT_NE(r.status, 0) << r.Show();
   EXPECT_TRUE(Contains(Lower(r.out + r.err), "alert handshake failure")) << r.Show();
   EXPECT_EQ(tls_->TotalRequests(), 0);
+}
+
+// The same gateway for an IPv6 client: both listeners find the IPv6 original
+// destination (IP6T_SO_ORIGINAL_DST), decide as for IPv4 and connect there.
+TEST_F(TransparentProxyTest, Ipv6ClientsAreFilteredAlike) {
+  web_->ResetCounts();
+  tls_->ResetCounts();
+  std::string origin6 = "[" + std::string(NetnsTopology::kOriginAddress6) + "]";
+  CurlResult c = ClientCurl({"-H", "Host: " + std::string(kWww), "http://" + origin6 + "/ok"});
+  ASSERT_EQ(c.exit, 0) << c.Show() << saringd_->process.Log();
+  EXPECT_EQ(c.code, 200) << c.Show();
+  EXPECT_EQ(c.body, "hello from www\n");
+  EXPECT_EQ(web_->Requests("/ok"), 1);
+  c = ClientCurl({"-H", "Host: " + std::string(kBlocked), "http://" + origin6 + "/"});
+  EXPECT_EQ(c.code, 403) << c.Show();
+  EXPECT_TRUE(Contains(c.body, "Situs diblokir")) << c.body;
+
+  c = ClientCurl({"--resolve", std::string(kSecure) + ":443:" + origin6, "--cacert", cert_,
+                  "https://" + std::string(kSecure) + "/ok"});
+  ASSERT_EQ(c.exit, 0) << c.Show();
+  EXPECT_EQ(c.body, "hello from secure\n");
+  EXPECT_EQ(tls_->Requests("/ok"), 1);
+  c = ClientCurl({"--resolve", std::string(kBlocked) + ":443:" + origin6, "--cacert", cert_,
+                  "https://" + std::string(kBlocked) + "/"});
+  EXPECT_EQ(c.exit, 35) << c.Show();  // the TLS alert
+  EXPECT_EQ(web_->TotalRequests(), 1);
+  std::vector<std::string> lines = saringd_->WaitForAccessLine(
+      {"TCP_MISS/200", "http://" + std::string(kWww) + "/ok", NetnsTopology::kClientAddress6});
+  EXPECT_FALSE(lines.empty()) << ReadWholeFile(saringd_->access_log);
 }
 
 TEST_F(TransparentProxyTest, ConnectionsNotRedirectedAreClosed) {

@@ -393,7 +393,7 @@ saring::Status HttpOrigin::Start(const Options& options) {
       impl_->ssl->use_private_key_file(options.key_file, asio::ssl::context::pem);
       tls_ = true;
     }
-    tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), options.port);
+    tcp::endpoint endpoint(asio::ip::make_address(options.address), options.port);
     impl_->acceptor.open(endpoint.protocol());
     impl_->acceptor.set_option(asio::socket_base::reuse_address(true));
     impl_->acceptor.bind(endpoint);

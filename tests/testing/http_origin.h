@@ -83,6 +83,7 @@ class HttpOrigin {
     std::string cert_file;
     std::string key_file;
     std::uint16_t port = 0;  // 0: an ephemeral port
+    std::string address = "127.0.0.1";  // "::" listens on IPv6 and IPv4 both
   };
 
   HttpOrigin();
@@ -90,7 +91,7 @@ class HttpOrigin {
   HttpOrigin(const HttpOrigin&) = delete;
   HttpOrigin& operator=(const HttpOrigin&) = delete;
 
-  // Binds 127.0.0.1 and starts serving; port() is known when this returns.
+  // Binds options.address and starts serving; port() is known when this returns.
   saring::Status Start(const Options& options);
   saring::Status Start();  // plain HTTP on an ephemeral port
   // Closes the listener and every connection, then joins the thread. Idempotent.

@@ -2,14 +2,15 @@
 // tests, owned by it, and deleted (with their veth pair and nftables rules)
 // when it is destroyed.
 //
-//   client ns  "srg-cli-<pid>"   veth-cli 10.199.0.2/24, default via 10.199.0.1
-//       |  veth pair
-//   gateway ns "srg-gw-<pid>"    veth-gw  10.199.0.1/24
-//                                lo       127.0.0.1, 10.199.1.1/32 ("origin")
+//   client ns  "srg-cli-<pid>"   veth-cli 10.199.0.2/24, fd99:199::2/64,
+//       |  veth pair                      default routes via the gateway
+//   gateway ns "srg-gw-<pid>"    veth-gw  10.199.0.1/24, fd99:199::1/64
+//                                lo       127.0.0.1, ::1, 10.199.1.1/32 and
+//                                         fd99:199:1::1/128 ("origin")
 //
 // The gateway ns is where saringd and the test's origin servers run; the
-// client ns is where curl or Chromium run. The gateway has an nftables table
-// `ip saring_test` with a nat prerouting chain (AddRedirect: what the client
+// client ns is where curl or Chromium run. The gateway has nftables tables
+// `ip saring_test` and `ip6 saring_test`, each with a nat prerouting chain (AddRedirect: what the client
 // sends to port D goes to a local listener on port P, which reads the
 // original destination with getsockopt(SOL_IP, SO_ORIGINAL_DST)) and a nat
 // output chain (AddOriginRedirect). Neither ip_forward nor route_localnet is
@@ -54,6 +55,9 @@ class NetnsTopology {
   static constexpr const char* kClientAddress = "10.199.0.2";
   static constexpr const char* kGatewayAddress = "10.199.0.1";
   static constexpr const char* kOriginAddress = "10.199.1.1";
+  static constexpr const char* kClientAddress6 = "fd99:199::2";
+  static constexpr const char* kGatewayAddress6 = "fd99:199::1";
+  static constexpr const char* kOriginAddress6 = "fd99:199:1::1";
   // Interface names, the same in every topology: each is made directly in
   // its own namespace, so they never meet in the host's namespace.
   static constexpr const char* kClientVeth = "veth-cli";
@@ -101,6 +105,11 @@ class NetnsTopology {
         {kIp, "-n", c, "link", "set", kClientVeth, "up"},
         {kIp, "-n", g, "link", "set", kGatewayVeth, "up"},
         {kIp, "-n", c, "route", "add", "default", "via", kGatewayAddress},
+        // IPv6 without duplicate address detection, so the addresses work at once.
+        {kIp, "-n", c, "addr", "add", std::string(kClientAddress6) + "/64", "dev", kClientVeth, "nodad"},
+        {kIp, "-n", g, "addr", "add", std::string(kGatewayAddress6) + "/64", "dev", kGatewayVeth, "nodad"},
+        {kIp, "-n", g, "addr", "add", std::string(kOriginAddress6) + "/128", "dev", "lo", "nodad"},
+        {kIp, "-n", c, "-6", "route", "add", "default", "via", kGatewayAddress6},
     };
     for (const auto& step : steps) {
       if (!out->Run(step, "", error)) {
@@ -108,15 +117,18 @@ class NetnsTopology {
         return false;
       }
     }
-    std::string table =
-        "table ip saring_test {\n"
-        "  chain prerouting {\n"
-        "    type nat hook prerouting priority dstnat; policy accept;\n"
-        "  }\n"
-        "  chain output {\n"
-        "    type nat hook output priority -100; policy accept;\n"
-        "  }\n"
-        "}\n";
+    std::string table;
+    for (const char* family : {"ip", "ip6"}) {
+      table += std::string("table ") + family +
+               " saring_test {\n"
+               "  chain prerouting {\n"
+               "    type nat hook prerouting priority dstnat; policy accept;\n"
+               "  }\n"
+               "  chain output {\n"
+               "    type nat hook output priority -100; policy accept;\n"
+               "  }\n"
+               "}\n";
+    }
     if (!out->Run(out->InGateway({kNft, "-f", "-"}), table, error)) {
       out->Destroy();
       return false;
@@ -124,22 +136,25 @@ class NetnsTopology {
     return true;
   }
 
-  // TCP from the client ns to any address, port `dport`, goes to the gateway
-  // ns's port `to_port` (listen on 0.0.0.0 or 10.199.0.1 there); the
-  // listener finds the original destination with SO_ORIGINAL_DST.
+  // TCP from the client ns to any address, IPv4 or IPv6, port `dport`, goes
+  // to the gateway ns's port `to_port` (listen on [::] there for both, or
+  // 0.0.0.0 for IPv4 only); the listener finds the original destination with
+  // SO_ORIGINAL_DST / IP6T_SO_ORIGINAL_DST.
   bool AddRedirect(std::uint16_t dport, std::uint16_t to_port, std::string* error = nullptr) {
-    return Nft("add rule ip saring_test prerouting iifname \"" + std::string(kGatewayVeth) + "\" tcp dport " +
-                   std::to_string(dport) + " redirect to :" + std::to_string(to_port) + "\n",
-               error);
+    std::string rule = " saring_test prerouting iifname \"" + std::string(kGatewayVeth) + "\" tcp dport " +
+                       std::to_string(dport) + " redirect to :" + std::to_string(to_port) + "\n";
+    return Nft("add rule ip" + rule + "add rule ip6" + rule, error);
   }
 
   // Connections made inside the gateway ns (by saringd, say) to
   // `address`:`dport` go to 127.0.0.1:`to_port` there instead: for an origin
   // that only listens on loopback (HttpOrigin started with RunInNamespace).
+  // The IPv6 origin address goes to [::1]:`to_port` (an origin on [::]).
   bool AddOriginRedirect(std::uint16_t dport, std::uint16_t to_port, std::string* error = nullptr,
                          const std::string& address = kOriginAddress) {
-    return Nft("add rule ip saring_test output ip daddr " + address + " tcp dport " + std::to_string(dport) +
-                   " redirect to :" + std::to_string(to_port) + "\n",
+    std::string family = address.find(':') == std::string::npos ? "ip" : "ip6";
+    return Nft("add rule " + family + " saring_test output " + family + " daddr " + address + " tcp dport " +
+                   std::to_string(dport) + " redirect to :" + std::to_string(to_port) + "\n",
                error);
   }
 
