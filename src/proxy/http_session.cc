@@ -475,7 +475,9 @@ class HttpSession : public ProxySession {
   void BlockedByDns() {
     ctx_->stats().blocked.fetch_add(1, std::memory_order_relaxed);
     ctx_->CountLateBlock(zone_);
-    std::string_view source = dns_blocked_by_, category, reference;
+    std::string why = std::move(dns_blocked_by_);
+    dns_blocked_by_.clear();  // the next failure on this session is its own
+    std::string_view source = why, category, reference;
     if (std::size_t ref = source.rfind(", ref "); ref != std::string_view::npos) {
       reference = source.substr(ref + 6);
       source = source.substr(0, ref);
