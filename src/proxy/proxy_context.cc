@@ -99,7 +99,8 @@ void ProxyContext::CountLateBlock(std::size_t zone) {
 
 void ProxyContext::Log(AccessEntry entry) const {
   if (!options_.access_log) return;
-  std::string line;
+  thread_local std::string line;  // reused: a logged request allocates nothing either
+  line.clear();
   AppendSquidLine(entry, &line);
   options_.access_log(line);
 }
